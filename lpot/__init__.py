@@ -1,0 +1,31 @@
+"""lpot: low-precision optimization for neural networks.
+
+`import lpot` loads only the compiled engine and NumPy; frameworks (torch,
+onnxruntime, tensorflow) are imported lazily by the adaptors that need them.
+"""
+from __future__ import annotations
+
+import logging as _logging
+
+from lpot._engine import (  # noqa: F401  (re-exported)
+    ConfigError,
+    KernelError,
+    LpotError,
+    ModelError,
+    TuningError,
+    cpu_features,
+)
+
+__version__ = "0.1.0"
+
+_logging.getLogger("lpot").addHandler(_logging.NullHandler())
+
+__all__ = [
+    "__version__",
+    "cpu_features",
+    "LpotError",
+    "ConfigError",
+    "ModelError",
+    "TuningError",
+    "KernelError",
+]
