@@ -36,9 +36,12 @@ def engine_extension() -> Extension:
                "-fno-sanitize-recover=undefined"]
         extra_compile += san + ["-g", "-O1"]
         extra_link += san
-    # oneDNN's library sits in <prefix>/lib: from site-packages/lpot/ that is
-    # $ORIGIN/../../..; the absolute path serves editable/in-place builds.
-    rpaths = ["$ORIGIN/../../.."] + dnnl.library_dirs
+    # oneDNN's library (the onednn-cpu-gomp wheel) sits in <prefix>/lib. From
+    # site-packages/lpot/ that is $ORIGIN/../../..; editable and in-place
+    # builds need the absolute paths: the installing interpreter's prefix
+    # (pip's isolated build env keeps sys.prefix) and where we found it.
+    rpaths = ["$ORIGIN/../../..", os.path.join(sys.prefix, "lib")]
+    rpaths += [d for d in dnnl.library_dirs if d not in rpaths]
     return Extension(
         "lpot._engine",
         sources=sources,
