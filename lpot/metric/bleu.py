@@ -72,6 +72,8 @@ def bleu_from_stats(hyp_len: int, ref_len: int, matches: Sequence[float], totals
                     smooth: str = "none", smooth_value: float = 0.0) -> float:
     """BLEU (0..100) from corpus sufficient statistics."""
     order = len(matches)
+    if not any(matches):
+        return 0.0  # nothing matched: no smoothing makes a score out of nothing
     matches, totals = list(matches), list(totals)
     precisions = [0.0] * order
     exp_factor = 1.0

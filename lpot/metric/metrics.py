@@ -72,7 +72,7 @@ class TopK(Metric):
 
     def __init__(self, k: int = 1) -> None:
         if isinstance(k, bool) or int(k) < 1:
-            raise ValueError(f"topk: k must be a positive integer, got {k!r}")
+            raise ValueError(f"k must be a positive integer, got {k!r}")
         self.k = int(k)
         self.reset()
 
