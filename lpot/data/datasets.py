@@ -76,7 +76,11 @@ class Dataset:
         index = index % n
         raw = int(self._index[index]) if self._index is not None else index
         sample = self._raw(raw)
-        return self.transform(sample) if self.transform is not None else sample
+        if self.transform is not None:
+            sample = self.transform(sample)
+        if isinstance(sample, tuple) and len(sample) == 2 and sample[1] is None:
+            return sample[0]  # label-less data (dummy with label=False) yields bare inputs
+        return sample
 
 
 @FILTERS.register("LabelBalance")
@@ -214,11 +218,6 @@ class FashionMNIST(MNIST):
     """Fashion-MNIST: same idx layout as MNIST, ``root`` required."""
 
     name = "FashionMNIST"
-
-    def __init__(self, root: Optional[str] = None, train: bool = False,
-                 transform: Optional[Callable[[Any], Any]] = None,
-                 filter: Optional[Callable[[Any, Any], bool]] = None, download: bool = False) -> None:
-        super().__init__(root, train, transform, filter, download)
 
 
 # --- CIFAR ----------------------------------------------------------------------
@@ -383,12 +382,6 @@ class DummyDataset(Dataset):
         x = tuple(d[index] for d in self.data) if self.multi else self.data[0][index]
         return (x, 0) if self.label else (x, None)
 
-    def __getitem__(self, index: int) -> Any:
-        sample = super().__getitem__(index)
-        if not self.label and isinstance(sample, tuple) and len(sample) == 2 and sample[1] is None:
-            return sample[0]
-        return sample
-
 
 @DATASETS.register("dummy_v2")
 class DummyDatasetV2(Dataset):
@@ -430,9 +423,3 @@ class DummyDatasetV2(Dataset):
             return x, None
         ys = [rng.uniform(0, 1, size=s).astype(np.float32) for s in self.label_shapes]
         return x, (tuple(ys) if self.label_multi else ys[0])
-
-    def __getitem__(self, index: int) -> Any:
-        sample = super().__getitem__(index)
-        if self.label_shapes is None and isinstance(sample, tuple) and len(sample) == 2 and sample[1] is None:
-            return sample[0]
-        return sample

@@ -85,7 +85,12 @@ def _decode_pnm(data: bytes, path: str) -> np.ndarray:
             vals = data[off - 1:].split()
             if len(vals) < count:
                 raise ImageDecodeError("pixel data is truncated")
-            arr = np.array([int(v) for v in vals[:count]], dtype=dtype)
+            if not all(v.isdigit() for v in vals[:count]):
+                raise ImageDecodeError("non-numeric pixel value")
+            wide = np.array([int(v) for v in vals[:count]], dtype=np.int64)
+            if wide.max(initial=0) > maxval:
+                raise ImageDecodeError(f"pixel value {int(wide.max())} above maxval {maxval}")
+            arr = wide.astype(dtype)
     except ImageDecodeError as e:
         raise ImageDecodeError(f"'{path}': {e}") from None
     return arr.reshape(h, w, channels)
@@ -152,6 +157,8 @@ def _decode_png(data: bytes, path: str) -> np.ndarray:
         if hdr is None:
             raise ImageDecodeError("no IHDR chunk")
         w, h, depth, color, _comp, _filt, interlace = hdr
+        if w == 0 or h == 0:
+            raise ImageDecodeError(f"empty image {w}x{h}")
         if interlace:
             return _decode_pillow(path)
         if color not in _PNG_CHANNELS or depth not in (8, 16):
