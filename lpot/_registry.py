@@ -68,6 +68,12 @@ class Registry(Mapping[str, Any]):
             return o
         return deco if obj is None else deco(obj)
 
+    def __getattr__(self, name: str) -> Dict[str, Any]:
+        # LPOT 1.x spelled the contents METRICS(fw).metrics, DATASETS(fw).datasets, ...
+        if name == self.__dict__.get("kind", "") + "s":
+            return dict(self._items)
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
     def __call__(self, framework: Optional[str] = None, *_unused: Any) -> "Registry":
         framework_family(framework)
         return self

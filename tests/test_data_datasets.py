@@ -319,3 +319,18 @@ def test_label_balance_filter(tmp_path):
     assert labels[:10] == list(range(10))
     with pytest.raises(ValueError, match="positive"):
         LabelBalance(0)
+
+
+def test_label_filter_does_not_decode_images(tmp_path, monkeypatch):
+    for cls in ("a", "b"):
+        (tmp_path / cls).mkdir()
+        for i in range(3):
+            (tmp_path / cls / f"{i}.pgm").write_bytes(b"P5 1 1 255\n" + bytes([i]))
+    import lpot.data.datasets as mod
+    calls = []
+    real = mod.read_image
+    monkeypatch.setattr(mod, "read_image", lambda p: calls.append(p) or real(p))
+    ds = ImageFolder(str(tmp_path), filter=LabelBalance(1))
+    assert calls == [] and len(ds) == 2
+    assert [ds[i][1] for i in range(2)] == [0, 1] and ds[1][0].tolist() == [[[0]]]
+    assert len(calls) == 3  # decoded on access only

@@ -67,6 +67,18 @@ def test_accuracy_multiclass_binary_multilabel():
     sub = Accuracy(subset=True)
     sub.update(ml_p, ml_y)
     assert sub.result() == pytest.approx(sk.accuracy_score(ml_y, (ml_p >= 0.5).astype(int)))
+    onehot = np.eye(4)[rng.integers(0, 4, size=20)]  # one positive per row: auto would say multiclass
+    forced = Accuracy(mode="multilabel")
+    forced.update(ml_p, onehot)
+    assert forced.result() == pytest.approx(1 - sk.hamming_loss(onehot, ml_p >= 0.5))
+    auto = Accuracy()
+    auto.update(ml_p, onehot)
+    assert auto.result() == pytest.approx(sk.accuracy_score(onehot.argmax(1), ml_p.argmax(1)))
+    as_binary = Accuracy(mode="binary", threshold=0.3)
+    as_binary.update(np.array([0.0, 1.0, 0.35]), np.array([0, 1, 0]))
+    assert as_binary.result() == pytest.approx(2 / 3)
+    with pytest.raises(ValueError, match="mode must be one of"):
+        Accuracy(mode="multi")
 
 
 def test_loss_hand():
@@ -248,6 +260,9 @@ def test_registry_and_yaml_blocks():
     assert create_metric({"mIOU": {"num_classes": 3}}).num_classes == 3
     assert METRICS("onnxrt_qlinearops")["topk"] is TopK
     assert lpot.metric.METRICS is METRICS
+    assert METRICS("pytorch").metrics["MSE"] is MSE  # LPOT 1.x spelling
+    with pytest.raises(AttributeError):
+        METRICS.datasets
     assert set(METRICS) >= {"topk", "Accuracy", "Loss", "MAE", "MSE", "RMSE", "F1", "mIOU", "BLEU",
                             "SquadF1", "GLUE"}
     with pytest.raises(lpot.ConfigError, match=r"metric: unknown metric 'Acuracy' \(did you mean 'Accuracy'\?\)"):

@@ -109,13 +109,15 @@ class DataLoader:
     'discard' drops it.  shuffle: a new permutation each epoch, reproducible
     with ``seed``.  sampler: an iterable of indices (overrides shuffle).
     collate_fn: list of samples -> batch (default: default_collate).
+    The positional order is LPOT 1.x's; num_workers and pin_memory are
+    accepted and ignored (loading is in-process).
     """
 
     def __init__(self, dataset: Any, batch_size: int = 1, last_batch: str = "rollover",
                  collate_fn: Optional[Callable[[List[Any]], Any]] = None, sampler: Optional[Iterable[int]] = None,
-                 batch_sampler: Optional[Iterable[Sequence[int]]] = None, shuffle: bool = False,
-                 seed: Optional[int] = None, num_workers: int = 0, distributed: bool = False,
-                 framework: Optional[str] = None) -> None:
+                 batch_sampler: Optional[Iterable[Sequence[int]]] = None, num_workers: int = 0,
+                 pin_memory: bool = False, shuffle: bool = False, distributed: bool = False, *,
+                 seed: Optional[int] = None, framework: Optional[str] = None) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         if last_batch not in LAST_BATCH:

@@ -57,7 +57,10 @@ class Dataset:
     def _apply_filter(self) -> None:
         if self.filter is None:
             return
-        keep = [i for i in range(self._raw_len()) if self.filter(*self._raw(i))]
+        if getattr(self.filter, "labels_only", False):  # no need to decode images
+            keep = [i for i in range(self._raw_len()) if self.filter(None, self._raw_label(i))]
+        else:
+            keep = [i for i in range(self._raw_len()) if self.filter(*self._raw(i))]
         self._index = np.asarray(keep, dtype=np.int64)
 
     def _raw_len(self) -> int:
@@ -65,6 +68,9 @@ class Dataset:
 
     def _raw(self, index: int) -> Tuple[Any, Any]:
         raise NotImplementedError
+
+    def _raw_label(self, index: int) -> Any:
+        return self._raw(index)[1]
 
     def __len__(self) -> int:
         return self._raw_len() if self._index is None else int(self._index.size)
@@ -86,6 +92,8 @@ class Dataset:
 @FILTERS.register("LabelBalance")
 class LabelBalance:
     """Keep at most ``size`` samples of each label (in dataset order)."""
+
+    labels_only = True  # the dataset may pass None for the image
 
     def __init__(self, size: int = 1) -> None:
         if int(size) <= 0:
@@ -212,6 +220,9 @@ class MNIST(Dataset):
     def _raw(self, index: int) -> Tuple[np.ndarray, int]:
         return self.images[index][:, :, None], int(self.labels[index])
 
+    def _raw_label(self, index: int) -> int:
+        return int(self.labels[index])
+
 
 @DATASETS.register("FashionMNIST")
 class FashionMNIST(MNIST):
@@ -272,6 +283,9 @@ class CIFAR10(Dataset):
     def _raw(self, index: int) -> Tuple[np.ndarray, int]:
         return self.images[index], int(self.labels[index])
 
+    def _raw_label(self, index: int) -> int:
+        return int(self.labels[index])
+
 
 @DATASETS.register("CIFAR100")
 class CIFAR100(CIFAR10):
@@ -321,6 +335,9 @@ class ImageFolder(Dataset):
     def _raw(self, index: int) -> Tuple[np.ndarray, int]:
         path, label = self.samples[index]
         return read_image(path), label
+
+    def _raw_label(self, index: int) -> int:
+        return self.samples[index][1]
 
 
 # --- dummy datasets ------------------------------------------------------------------

@@ -97,12 +97,21 @@ class TopK(Metric):
 
 @METRICS.register("Accuracy")
 class Accuracy(Metric):
-    """Classification accuracy.  Multiclass: scores (N, C) vs ids (N,) or
-    one-hot; binary: probabilities (N,) rounded at 0.5 vs 0/1 labels;
-    multilabel: (N, C) scores/probabilities vs (N, C) 0/1 labels, counted per
-    element (1 - Hamming loss), or per row with ``subset=True``."""
+    """Classification accuracy.  ``mode``:
+    'multiclass': scores (N, C) are argmaxed (ids pass through) against ids
+    (N,) or one-hot labels; 'binary': probabilities (N,) >= threshold against
+    0/1; 'multilabel': (N, C) scores >= threshold against (N, C) 0/1 labels,
+    counted per element (1 - Hamming loss) or per row with ``subset=True``;
+    'auto' (default) picks multilabel when labels are 0/1 of the predictions'
+    shape with some row not one-hot, binary for 1-D fractional scores, else
+    multiclass."""
 
-    def __init__(self, subset: bool = False, threshold: float = 0.5) -> None:
+    MODES = ("auto", "multiclass", "binary", "multilabel")
+
+    def __init__(self, mode: str = "auto", subset: bool = False, threshold: float = 0.5) -> None:
+        if mode not in self.MODES:
+            raise ValueError(f"mode must be one of {', '.join(self.MODES)}, got {mode!r}")
+        self.mode = mode
         self.subset = bool(subset)
         self.threshold = float(threshold)
         self.reset()
@@ -111,11 +120,24 @@ class Accuracy(Metric):
         self.correct = 0
         self.total = 0
 
+    def _mode(self, p: np.ndarray, y: np.ndarray) -> str:
+        if self.mode != "auto":
+            return self.mode
+        if p.ndim >= 2 and y.shape == p.shape and p.shape[-1] > 1 and _is_multi_hot(y):
+            return "multilabel"
+        if p.ndim == 1 or (p.ndim == 2 and p.shape[-1] == 1):
+            fractional = np.issubdtype(p.dtype, np.floating) and p.size and p.min() >= 0 \
+                and p.max() <= 1 and not np.all(p == np.round(p))
+            return "binary" if fractional else "multiclass"
+        return "multiclass"
+
     def update(self, preds: Any, labels: Any) -> None:
         p, y = as_array(preds), as_array(labels)
-        if p.ndim >= 2 and y.shape == p.shape and p.shape[-1] > 1 and _is_multi_hot(y):
-            hits = (p >= self.threshold) == (y > 0.5)  # multilabel
-            hits = hits.reshape(hits.shape[0], -1)
+        mode = self._mode(p, y)
+        if mode == "multilabel":
+            if p.shape != y.shape:
+                raise ValueError(f"Accuracy (multilabel): predictions {p.shape} and labels {y.shape} differ")
+            hits = ((p >= self.threshold) == (y > 0.5)).reshape(p.shape[0], -1)
             if self.subset:
                 self.correct += int(hits.all(axis=1).sum())
                 self.total += hits.shape[0]
@@ -123,13 +145,10 @@ class Accuracy(Metric):
                 self.correct += int(hits.sum())
                 self.total += hits.size
             return
-        if p.ndim >= 2 and p.shape[-1] > 1:
-            pid = p.argmax(axis=-1).reshape(-1)
+        if mode == "binary":
+            pid = (p.reshape(-1) >= self.threshold).astype(np.int64)
         else:
-            p = p.reshape(-1)
-            is_prob = np.issubdtype(p.dtype, np.floating) and p.size and p.min() >= 0 and p.max() <= 1 \
-                and not np.all(p == np.round(p))
-            pid = (p >= self.threshold).astype(np.int64) if is_prob else p
+            pid = class_ids(p)
         yid = label_ids(y)
         _check_len(pid, yid, "Accuracy")
         self.correct += int((pid == yid).sum())
