@@ -62,6 +62,8 @@ def test_resize_smaller_edge_and_pytorch_yaml_default():
     assert Resize(5)(img).shape == (5, 5, 3)
     t = create_transform({"Resize": {"size": 5}}, framework="pytorch")
     assert t(img).shape == (5, 10, 3)
+    assert create_transform({"Resize": 5}, framework="pytorch_fx")(img).shape == (5, 10, 3)
+    assert create_transform({"Resize": {"size": 5, "smaller_edge": False}}, "pytorch")(img).shape == (5, 5, 3)
     t = create_transform({"Resize": {"size": 5}}, framework="onnxrt_qlinearops")
     assert t(img).shape == (5, 5, 3)
 

@@ -197,9 +197,10 @@ def create_transform(spec: Optional[Mapping[str, Any]], framework: Optional[str]
         cls = TRANSFORMS.lookup(name, where)
         if cls is Compose:
             raise ConfigError(f"{where}.{name}: list the transforms directly; they are composed in order")
-        if (cls is Resize and family == "pytorch" and isinstance(args, Mapping)
-                and "smaller_edge" not in args and isinstance(args.get("size"), int)):
-            args = dict(args, smaller_edge=True)  # torchvision's Resize(int)
+        if cls is Resize and family == "pytorch":
+            args = dict(args) if isinstance(args, Mapping) else {"size": args}
+            if "smaller_edge" not in args and isinstance(args.get("size"), int):
+                args["smaller_edge"] = True  # torchvision's Resize(int)
         transforms.append(construct(cls, args, f"{where}.{name}"))
     return Compose(transforms)
 

@@ -100,6 +100,22 @@ def _decode_pnm(data: bytes, path: str) -> np.ndarray:
 _PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
 
 
+def _unfilter_row(line: List[int], prev: List[int], ftype: int, bpp: int) -> List[int]:
+    """Undo the Average (3) or Paeth (4) filter of one row, in place; each
+    byte depends on the already decoded byte bpp to its left."""
+    for x in range(len(line)):
+        a = line[x - bpp] if x >= bpp else 0
+        b = prev[x]
+        if ftype == 3:
+            pred = (a + b) >> 1
+        else:
+            c = prev[x - bpp] if x >= bpp else 0
+            pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
+            pred = a if (pa <= pb and pa <= pc) else (b if pb <= pc else c)
+        line[x] = (line[x] + pred) & 0xFF
+    return line
+
+
 def _unfilter(raw: bytes, h: int, stride: int, bpp: int) -> np.ndarray:
     out = np.zeros((h, stride), dtype=np.uint8)
     prev = np.zeros(stride, dtype=np.int32)
@@ -110,25 +126,12 @@ def _unfilter(raw: bytes, h: int, stride: int, bpp: int) -> np.ndarray:
         pos += stride + 1
         if ftype == 0:
             cur = line
+        elif ftype == 1:
+            cur = (np.cumsum(line.reshape(-1, bpp), axis=0) & 0xFF).reshape(-1)
         elif ftype == 2:
             cur = (line + prev) & 0xFF
-        elif ftype == 1 and stride % bpp == 0:
-            cur = (np.cumsum(line.reshape(-1, bpp), axis=0) & 0xFF).reshape(-1)
-        elif ftype in (1, 3, 4):
-            cur = line.copy()
-            for x in range(stride):  # sequential dependence on the left pixel
-                a = int(cur[x - bpp]) if x >= bpp else 0
-                if ftype == 1:
-                    pred = a
-                elif ftype == 3:
-                    pred = (a + int(prev[x])) >> 1
-                else:
-                    b = int(prev[x])
-                    c = int(prev[x - bpp]) if x >= bpp else 0
-                    p = a + b - c
-                    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                    pred = a if (pa <= pb and pa <= pc) else (b if pb <= pc else c)
-                cur[x] = (int(cur[x]) + pred) & 0xFF
+        elif ftype in (3, 4):
+            cur = np.array(_unfilter_row(line.tolist(), prev.tolist(), ftype, bpp), dtype=np.int32)
         else:
             raise ImageDecodeError(f"bad PNG filter type {ftype} on row {y}")
         out[y] = cur
