@@ -180,3 +180,22 @@ def test_dummy_dataloader_end_to_end():
     dl = DataLoader(ds, batch_size=3, last_batch="rollover")
     sizes = [len(b[1]) for b in dl]
     assert sizes == [3, 3, 1]
+
+
+def test_image_folder_yaml_end_to_end(tmp_path):
+    rng = np.random.default_rng(12)
+    sizes = {"bird": [(6, 9), (10, 4)], "fish": [(7, 7)]}
+    for cls, shapes in sizes.items():
+        (tmp_path / cls).mkdir()
+        for i, (h, w) in enumerate(shapes):
+            a = rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
+            (tmp_path / cls / f"{i}.ppm").write_bytes(b"P6 %d %d 255\n" % (w, h) + a.tobytes())
+    block = {"batch_size": 2, "dataset": {"ImageFolder": {"root": str(tmp_path)}},
+             "transform": {"Resize": {"size": 8}, "CenterCrop": {"size": 6}, "ToTensor": {},
+                           "Normalize": {"mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]}}}
+    batches = list(create_dataloader(block, framework="pytorch"))
+    assert [b[0].shape for b in batches] == [(2, 3, 6, 6), (1, 3, 6, 6)]
+    assert [b[1].tolist() for b in batches] == [[0, 0], [1]]
+    assert batches[0][0].dtype == np.float32 and -1.0 <= batches[0][0].min() and batches[0][0].max() <= 1.0
+    with pytest.raises(ValueError, match="different shapes"):
+        list(create_dataloader({"batch_size": 3, "dataset": {"ImageFolder": {"root": str(tmp_path)}}}))

@@ -139,6 +139,9 @@ def test_miou_vs_sklearn_and_ignore_label():
     ref = sk.jaccard_score(yt, yp, average=None, labels=range(4))
     np.testing.assert_allclose(m.iou(), ref, rtol=1e-12)
     assert m.result() == pytest.approx(ref.mean())
+    nchw = MIOU(num_classes=4)
+    nchw.update(logits.transpose(0, 3, 1, 2), y)
+    assert nchw.result() == pytest.approx(ref.mean())
     hand = MIOU(num_classes=3)
     hand.update(np.array([0, 0, 1, 1]), np.array([0, 1, 1, 1]))
     # class 0: 1/(2+1-1)=0.5, class 1: 2/(2+3-2)=2/3, class 2 absent -> not averaged

@@ -311,7 +311,8 @@ class F1(_Confusion):
 class MIOU(_Confusion):
     """Mean intersection over union for segmentation: per class
     TP / (TP + FP + FN) over classes that occur in labels or predictions;
-    label values outside [0, num_classes) (e.g. 255) are ignored."""
+    label values outside [0, num_classes) (e.g. 255) are ignored.  Predictions
+    are class maps, or scores with the class axis last (NHWC) or second (NCHW)."""
 
     def __init__(self, num_classes: int = 21) -> None:
         if int(num_classes) < 1:
@@ -321,7 +322,9 @@ class MIOU(_Confusion):
     def update(self, preds: Any, labels: Any) -> None:
         p, y = as_array(preds), as_array(labels)
         if p.ndim == y.ndim + 1 and p.shape[-1] == self.num_classes:
-            p = p.argmax(axis=-1)
+            p = p.argmax(axis=-1)  # NHWC scores
+        elif p.ndim == y.ndim + 1 and p.ndim >= 2 and p.shape[1] == self.num_classes:
+            p = p.argmax(axis=1)  # NCHW scores
         if p.size != y.size:
             raise ValueError(f"mIOU: predictions of shape {p.shape} do not match labels of shape {y.shape}")
         self._add(y, p)
