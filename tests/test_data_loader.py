@@ -5,6 +5,8 @@ import struct
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import lpot
 from lpot.data import (DATALOADERS, TRANSFORMS, BatchSampler, DataLoader, DummyDataset,
@@ -199,3 +201,22 @@ def test_image_folder_yaml_end_to_end(tmp_path):
     assert batches[0][0].dtype == np.float32 and -1.0 <= batches[0][0].min() and batches[0][0].max() <= 1.0
     with pytest.raises(ValueError, match="different shapes"):
         list(create_dataloader({"batch_size": 3, "dataset": {"ImageFolder": {"root": str(tmp_path)}}}))
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 40), bs=st.integers(1, 12), shuffle=st.booleans(),
+       discard=st.booleans(), seed=st.integers(0, 2**31))
+def test_loader_covers_each_sample_once(n, bs, shuffle, discard, seed):
+    dl = DataLoader(Range(n), batch_size=bs, shuffle=shuffle, seed=seed,
+                    last_batch="discard" if discard else "rollover")
+    batches = [b[1].tolist() for b in dl]
+    assert len(batches) == len(dl)
+    flat = sum(batches, [])
+    assert all(len(b) == bs for b in batches[:-1])
+    if discard:
+        assert len(flat) == (n // bs) * bs and all(len(b) == bs for b in batches)
+        assert len(set(flat)) == len(flat)
+    else:
+        assert sorted(flat) == list(range(n))
+    if not shuffle:
+        assert flat == list(range(len(flat)))
