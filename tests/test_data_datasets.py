@@ -259,6 +259,9 @@ def test_jpeg_via_pillow_and_error_without_it(tmp_path, monkeypatch):
     Image.fromarray(arr).save(tmp_path / "x.jpg", quality=95)
     out = read_image(str(tmp_path / "x.jpg"))
     assert out.shape == (8, 8, 3) and np.abs(out.astype(int) - 128).max() <= 2
+    (tmp_path / "junk.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    with pytest.raises(ImageDecodeError, match=r"junk.jpg': not a decodable image \(UnidentifiedImageError"):
+        read_image(str(tmp_path / "junk.jpg"))
     monkeypatch.setitem(sys.modules, "PIL", None)
     with pytest.raises(ImportError, match=r"decoding '.*x.jpg' needs Pillow.*PNG and PPM/PGM"):
         read_image(str(tmp_path / "x.jpg"))

@@ -38,8 +38,8 @@ def test_decoders_fail_cleanly(tmp_path, kind, pos, val, cut):
     path.write_bytes(data)
     try:
         img = read_image(str(path))
-    except (ImageDecodeError, ImportError, OSError):
-        return  # OSError: Pillow's own 'cannot identify image file' for what is not an image
+    except (ImageDecodeError, ImportError):
+        return
     assert img.ndim == 3 and img.size > 0
 
 

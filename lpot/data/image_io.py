@@ -37,10 +37,13 @@ def _decode_pillow(path: str) -> np.ndarray:
         raise ImportError(
             f"decoding '{path}' needs Pillow, which is not installed (pip install pillow); "
             f"PNG and PPM/PGM files decode without it") from None
-    with Image.open(path) as im:
-        if im.mode not in ("L", "RGB"):
-            im = im.convert("RGB")
-        arr = np.asarray(im)
+    try:
+        with Image.open(path) as im:
+            if im.mode not in ("L", "RGB"):
+                im = im.convert("RGB")
+            arr = np.asarray(im)
+    except Exception as e:  # Pillow raises OSError, ValueError, SyntaxError, ... per plugin
+        raise ImageDecodeError(f"'{path}': not a decodable image ({type(e).__name__}: {e})") from e
     return arr[:, :, None] if arr.ndim == 2 else arr
 
 
