@@ -106,7 +106,9 @@ static size_t max_len(const lpot_tensor_spec_t *a, const lpot_tensor_spec_t *b)
     return m;
 }
 
-static lpot_status_t add_sig(lpot_space_t *s, const lpot_op_opt_t *o)
+/* Record o's signature unless known; an op without weights only adds its
+ * activation part when no known signature has it. */
+static lpot_status_t add_sig(lpot_space_t *s, const lpot_op_opt_t *o, bool has_weight)
 {
     sig_t g;
     for (int f = 0; f < LPOT_F_COUNT; f++) {
@@ -114,7 +116,7 @@ static lpot_status_t add_sig(lpot_space_t *s, const lpot_op_opt_t *o)
         g.f[LPOT_F_COUNT + f] = o->weight.f[f];
     }
     for (size_t i = 0; i < s->n_sigs; i++)
-        if (memcmp(&s->sigs[i], &g, sizeof g) == 0)
+        if (memcmp(&s->sigs[i], &g, has_weight ? sizeof g : sizeof g.f[0] * LPOT_F_COUNT) == 0)
             return LPOT_OK;
     if (s->n_sigs == s->cap_sigs) {
         size_t cap = s->cap_sigs ? 2 * s->cap_sigs : 16;
@@ -208,8 +210,6 @@ static lpot_status_t build_op(lpot_space_t *s, const lpot_op_cap_t *c,
             else
                 o->weight.f[f - LPOT_F_COUNT] = v;
         }
-        if ((st = add_sig(s, o)) != LPOT_OK)
-            goto cleanup;
     }
     op->n_quant = nq;
     size_t k = nq;
@@ -268,6 +268,11 @@ lpot_status_t lpot_space_create(const lpot_op_cap_t *caps, size_t n_ops,
         if (st != LPOT_OK)
             goto error;
     }
+    for (int pass = 1; pass >= 0; pass--)
+        for (size_t i = 0; i < n_ops; i++)
+            for (size_t j = 0; s->ops[i].has_weight == pass && j < s->ops[i].n_quant; j++)
+                if ((st = add_sig(s, &s->ops[i].opts[j], pass)) != LPOT_OK)
+                    goto error;
     *out = s;
     return LPOT_OK;
 error:
