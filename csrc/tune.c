@@ -452,7 +452,7 @@ static void canonical_options(const lpot_tuner_t *t, char *buf, size_t cap)
     snprintf(buf, cap,
              "strategy=%s;criterion=%s:%.17g;higher_is_better=%d;objective=performance:%g,"
              "modelsize:%g,footprint:%g;performance_only=%d;random_seed=%llu",
-             t->strategy->name, o->relative ? "relative" : "absolute", o->tolerance,
+             o->strategy ? o->strategy : t->strategy->name, o->relative ? "relative" : "absolute", o->tolerance,
              (int)o->higher_is_better, o->weights[0], o->weights[1], o->weights[2],
              (int)o->performance_only, (unsigned long long)o->seed);
 }
@@ -518,7 +518,9 @@ lpot_status_t lpot_tuner_run(lpot_tuner_t *t)
     if (st != LPOT_OK && (st = adaptor_failed(t, st)) != LPOT_OK)
         goto cleanup;
     if (!t->stopping) {
-        if (t->strategy->create && (st = t->strategy->create(t, &sctx)) != LPOT_OK)
+        if (t->opts.custom_strategy)
+            sctx = t->opts.custom_strategy_ctx;
+        else if (t->strategy->create && (st = t->strategy->create(t, &sctx)) != LPOT_OK)
             goto cleanup;
         st = t->strategy->run(sctx, t);
         if (st != LPOT_OK)
@@ -535,7 +537,7 @@ lpot_status_t lpot_tuner_run(lpot_tuner_t *t)
             goto cleanup;
     }
 cleanup:
-    if (sctx && t->strategy->destroy)
+    if (sctx && t->strategy->destroy && !t->opts.custom_strategy)
         t->strategy->destroy(sctx);
     t->res.best_cfg = t->have_best ? t->best_cfg : NULL;
     t->res.best_model = t->best_model;

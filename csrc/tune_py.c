@@ -532,8 +532,11 @@ static PyObject *tune(PyObject *module, PyObject *args)
         if (opts.strategy == NULL)
             return NULL;
     } else {
+        PyObject *sn = PyDict_GetItemString(o, "strategy_name");
         opts.custom_strategy = &lpot_strategy_python;
         opts.custom_strategy_ctx = strategy;
+        if (sn && (opts.strategy = PyUnicode_AsUTF8(sn)) == NULL)
+            return NULL;
     }
     if (journal && journal != Py_None && (opts.journal_path = PyUnicode_AsUTF8(journal)) == NULL)
         return NULL;

@@ -232,7 +232,7 @@ def tune(adaptor: Any, tuning_options: Optional[Mapping[str, Any]] = None,
     journal, resume = _journal(t, workspace)
     fp = adaptor.fingerprint() if callable(getattr(adaptor, "fingerprint", None)) else ""
     bar = _Progress(progress, max_trials or None, timeout)
-    opts = dict(crit, strategy=strategy, weights=_weights(t.get("objective")), timeout=timeout,
+    opts = dict(crit, strategy=strategy, strategy_name=sname, weights=_weights(t.get("objective")), timeout=timeout,
                 max_trials=max_trials, performance_only=bool(ep.get("performance_only", False)),
                 seed=seed, journal=journal, resume=resume, model_fingerprint=str(fp),
                 progress=bar)

@@ -403,6 +403,8 @@ static PyObject *method(PyObject *obj, const char *name, bool required)
     PyObject *m;
     if (optional_attr(obj, name, &m) < 0)
         return NULL;
+    if (m == Py_None && !required)
+        Py_CLEAR(m); /* attribute set to None: absent */
     if (m == NULL && required)
         PyErr_Format(PyExc_TypeError, "the adaptor has no %s() method", name);
     else if (m != NULL && !PyCallable_Check(m)) {
