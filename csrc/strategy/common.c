@@ -97,3 +97,32 @@ cleanup:
     free(cfg);
     return st;
 }
+
+double lpot_strategy_reward(lpot_tuner_t *t, const int32_t *cfg, const lpot_trial_t *tr)
+{
+    if (isnan(tr->accuracy))
+        return -INFINITY;
+    const lpot_space_t *s = lpot_tuner_space(t);
+    bool higher = lpot_tuner_opts(t)->higher_is_better;
+    double base = lpot_tuner_baseline(t), target = lpot_tuner_result(t)->target;
+    double acc = higher ? tr->accuracy : -tr->accuracy, tgt = higher ? target : -target;
+    double margin = fabs(base - target);
+    size_t n = lpot_space_n_ops(s);
+    double fb = 0;
+    for (size_t i = 0; i < n; i++) {
+        const lpot_space_op_t *op = lpot_space_op(s, i);
+        if ((size_t)cfg[i] >= op->n_quant)
+            fb += cfg[i] == op->bf16 ? 0.5 : 1.0;
+    }
+    if (acc > tgt)
+        acc = tgt;
+    return acc - (margin > 0 ? margin : 1e-3) * fb / (double)n;
+}
+
+void lpot_strategy_random_cfg(const lpot_space_t *s, uint64_t *rng, int32_t *cfg)
+{
+    size_t n = lpot_space_n_ops(s);
+    for (size_t i = 0; i < n; i++)
+        cfg[i] = (int32_t)(lpot_rng_next(rng) % lpot_space_op(s, i)->n_opts);
+    cfg[n] = (int32_t)(lpot_rng_next(rng) % lpot_space_n_sampling(s));
+}

@@ -12,7 +12,7 @@ static lpot_status_t random_run(void *ctx, lpot_tuner_t *t)
 {
     (void)ctx;
     const lpot_space_t *s = lpot_tuner_space(t);
-    size_t n = lpot_space_n_ops(s), len = lpot_space_cfg_len(s);
+    size_t len = lpot_space_cfg_len(s);
     uint64_t rng = lpot_tuner_opts(t)->seed;
     int32_t *cfg = calloc(len, sizeof *cfg);
     if (cfg == NULL)
@@ -27,9 +27,7 @@ static lpot_status_t random_run(void *ctx, lpot_tuner_t *t)
         dup = tr.cached ? dup + 1 : 0;
         if (dup >= 1000)
             break;
-        for (size_t i = 0; i < n; i++)
-            cfg[i] = (int32_t)(lpot_rng_next(&rng) % lpot_space_op(s, i)->n_opts);
-        cfg[n] = (int32_t)(lpot_rng_next(&rng) % lpot_space_n_sampling(s));
+        lpot_strategy_random_cfg(s, &rng, cfg);
     }
     free(cfg);
     return st;

@@ -48,6 +48,14 @@ void lpot_sort_desc(size_t *idx, size_t n, const double *key);
  * Returns with *stop set when the exit policy says so. */
 lpot_status_t lpot_strategy_modelwise(lpot_tuner_t *t, int32_t *best, bool *stop);
 
+/* What bayesian and tpe maximise: the accuracy, capped at the target (no
+ * credit beyond the goal), minus (baseline - target) * (share of ops not in
+ * int8), so that among passing configurations fewer fallbacks win; negated
+ * accuracy when lower is better. NaN accuracy gives -inf. */
+double lpot_strategy_reward(lpot_tuner_t *t, const int32_t *cfg, const lpot_trial_t *tr);
+/* A random configuration (every option of every op, sampling sizes). */
+void lpot_strategy_random_cfg(const lpot_space_t *s, uint64_t *rng, int32_t *cfg);
+
 /* basic's search (strategy/basic.c); linear_only = LPOT's mse order: one
  * more op per step along the proxy ranking, stop at the first pass. */
 lpot_status_t lpot_basic_search(lpot_tuner_t *t, bool linear_only);
