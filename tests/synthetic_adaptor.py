@@ -8,7 +8,9 @@ latency(cfg) = 1 ms + sum_i c_i * {int8: 0.30 (0.33 for non-default options),
                                    bf16: 0.6, fp32: 1.0}
 inspect_tensor: per op a fixed fp32 vector; a quantized op's output carries
 noise whose normalised MSE is drop_i * q_i, q_i a fixed lognormal factor
-(proxy_noise = its sigma: 0 = a perfect proxy).
+(proxy_noise = its sigma: 0 = a perfect proxy). An interacting pair (a, b)
+shows its extra drop at b's output (b downstream of a, as error propagation
+makes it) unless hidden_interactions=True, where no proxy can see it.
 
 Profiles of d_i (baseline 0.80, so a 1% relative goal allows 0.008):
   few     every op 2e-5 +-50%; max(2, n//20) sensitive ops 0.009..0.015 (each
@@ -40,7 +42,8 @@ class SyntheticAdaptor:
     def __init__(self, n_ops: int = 10, profile: str = "few", seed: int = 0,
                  baseline: float = 0.80, bf16: bool = True, options: int = 1,
                  sampling_sizes: Sequence[int] = (100,), proxy_noise: float = 0.5,
-                 inspect: bool = True, eval_seconds: float = 0.0) -> None:
+                 inspect: bool = True, eval_seconds: float = 0.0,
+                 hidden_interactions: bool = False) -> None:
         rng = np.random.default_rng(seed)
         self.n = n_ops
         self.names = [f"op{i}" for i in range(n_ops)]
@@ -49,6 +52,7 @@ class SyntheticAdaptor:
         self.options = options            # 1: one int8 option; 2: act minmax|kl; 4: x w gran
         self.sampling_sizes = list(sampling_sizes)
         self.eval_seconds = eval_seconds
+        self.hidden = hidden_interactions
         self.pairs: List[tuple] = []
         if profile == "few":
             d = 2e-5 * rng.uniform(0.5, 1.5, n_ops)
@@ -140,10 +144,14 @@ class SyntheticAdaptor:
 
     def inspect_tensor(self, model: Model, op_names: Sequence[str]) -> Dict[str, np.ndarray]:
         out = {}
+        extra = np.zeros(self.n)
+        for a, b, e in self.pairs:
+            if not self.hidden and model.prec[a] == "int8" and model.prec[b] == "int8":
+                extra[b] += e
         for i, n in enumerate(op_names):
             x = self.ref[i]
             if model.prec[i] == "int8":
-                e = self.d[i] * model.mult[i] * self.proxy_q[i]
+                e = (self.d[i] * model.mult[i] + extra[i]) * self.proxy_q[i]
                 x = x + self.noise[i] * np.sqrt(e)
             out[n] = x
         return out
