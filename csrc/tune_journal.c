@@ -51,7 +51,7 @@ static void put_num(FILE *f, double v)
 
 static lpot_status_t commit(lpot_journal_t *j)
 {
-    if (fflush(j->f) != 0 || fsync(fileno(j->f)) != 0 || ferror(j->f))
+    if (fflush(j->f) != 0 || fdatasync(fileno(j->f)) != 0 || ferror(j->f))
         return lpot_set_error(LPOT_ERR_IO, "tuning journal %s: write failed: %s", j->path,
                               strerror(errno));
     return LPOT_OK;
@@ -89,10 +89,18 @@ static char *pstr(cur_t *c)
         char ch = *c->p++;
         if (ch == '\\') {
             ch = *c->p++;
-            if (ch == 'u') {
+            if (ch == 'u') { /* we only write \u00XX for control characters */
                 unsigned v = 0;
-                for (int k = 0; k < 4 && *c->p; k++, c->p++)
-                    v = v * 16 + (unsigned)(*c->p <= '9' ? *c->p - '0' : (*c->p | 32) - 'a' + 10);
+                for (int k = 0; k < 4; k++, c->p++) {
+                    char h = *c->p;
+                    int d = h >= '0' && h <= '9' ? h - '0'
+                          : (h | 32) >= 'a' && (h | 32) <= 'f' ? (h | 32) - 'a' + 10 : -1;
+                    if (d < 0)
+                        goto bad;
+                    v = v * 16 + (unsigned)d;
+                }
+                if (v > 0x7f)
+                    goto bad;
                 ch = (char)v;
             } else if (ch == '\0') {
                 break;
@@ -110,13 +118,14 @@ static char *pstr(cur_t *c)
         out[n++] = ch;
     }
     out[n] = '\0';
-    if (*c->p != '"') {
-        free(out);
-        c->ok = false;
-        return NULL;
-    }
+    if (*c->p != '"')
+        goto bad;
     c->p++;
     return out;
+bad:
+    free(out);
+    c->ok = false;
+    return NULL;
 }
 
 static double pnum(cur_t *c)

@@ -41,6 +41,7 @@ logger = logging.getLogger("lpot")
 _NAME_RE = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\-/]*$")
 _OBJECTIVES = ("performance", "modelsize", "footprint")
 JOURNAL_NAME = "history.jsonl"
+BEST_NAME = "best_tune_cfg.json"
 
 
 @dataclass
@@ -67,6 +68,7 @@ class TuningResult:
     elapsed: float = 0.0
     journal: Optional[str] = None
     fallback_ops: List[str] = field(default_factory=list)
+    best_file: Optional[str] = None
 
 
 def _as_list(v: Any) -> Any:
@@ -273,11 +275,36 @@ def _result(space: TuningSpace, r: Dict[str, Any], journal: str) -> TuningResult
         logger.warning("%s", msg)
     if stop == "interrupted":
         logger.warning("tuning interrupted; history kept in %s", journal)
+    best_tc = space.tune_cfg(cfg) if cfg is not None else None
+    best_file = _write_best(journal, best_tc, cfg, found, acc, r)
     return TuningResult(
         found=found, model=r["best_model"] if found else None,
         best_so_far_model=r["best_model"], stop=stop, message=msg, baseline=r["baseline"],
         target=r["target"], best_accuracy=acc, best_cfg=cfg,
-        best_tune_cfg=space.tune_cfg(cfg) if cfg is not None else None,
+        best_tune_cfg=best_tc, best_file=best_file,
         best_measures=dict(best.get("measures") or {}), trials=r["trials"],
         evaluations=r["evaluations"], replayed=r["replayed"], elapsed=r["elapsed"],
         journal=journal, fallback_ops=fallback)
+
+
+def _write_best(journal: str, tc: Optional[Dict[str, Any]], cfg: Optional[List[int]],
+                found: bool, acc: float, r: Dict[str, Any]) -> Optional[str]:
+    """The best configuration beside the journal (JSON; op keys 'name|type')."""
+    if tc is None:
+        return None
+    import json
+
+    path = os.path.join(os.path.dirname(os.path.abspath(journal)), BEST_NAME)
+    doc = {"found": found, "accuracy": None if math.isnan(acc) else acc,
+           "baseline": r["baseline"], "target": r["target"], "cfg": cfg,
+           "calib_sampling_size": tc["calib_sampling_size"],
+           "op": {f"{k[0]}|{k[1]}": v for k, v in tc["op"].items()}}
+    tmp = path + ".tmp"
+    try:
+        with open(tmp, "w") as f:
+            json.dump(doc, f, indent=1)
+        os.replace(tmp, path)
+    except OSError as e:
+        logger.warning("could not write %s: %s", path, e)
+        return None
+    return path

@@ -46,6 +46,11 @@ def test_basic_stops_at_first_passing_with_timeout_0(tmp_path):
     a = SyntheticAdaptor(10, "few", seed=1)
     r = run(a, tmp_path)
     assert r.found and r.stop == "passed"
+    with open(tmp_path / "best_tune_cfg.json") as f:
+        best = json.load(f)
+    assert best["cfg"] == r.best_cfg and best["found"] is True
+    assert {k for k, v in best["op"].items() if v["activation"]["dtype"] == "bf16"} == \
+        {f"{n}|Conv" for n in r.fallback_ops}
     assert a.accuracy_of(r.model) >= r.target
     assert r.target == pytest.approx(0.8 * 0.99)
     # the last trial of the journal is the only passing one
@@ -444,6 +449,30 @@ def test_resume_drops_a_torn_last_line(tmp_path):
     assert r2.found and r2.replayed == 4
     for x in journal_lines(r.journal):  # every line parses again
         assert isinstance(x, dict)
+
+
+@pytest.mark.parametrize("garbage", [
+    '{"kind":"trial","trial":1,"cfg":"0|0,0,0,0,0,0,0,0,0,0","acc":[1,\n',
+    '{"kind":"trial","trial":1,"cfg":"0|0,0,0,0,0,0,0,0,0,0","acc":"x"}\n',
+    '\x00\x01\n', '{"kind":"trial"\n', '[1,2,3]\n', '{"cfg":"\\u00zz"}\n'])
+def test_resume_refuses_a_corrupt_middle_line(tmp_path, garbage):
+    r = run(SyntheticAdaptor(10, "few", seed=1), tmp_path, timeout=1000, max_trials=3)
+    with open(r.journal) as f:
+        lines = f.read().splitlines(True)
+    lines.insert(2, garbage)
+    with open(r.journal, "w") as f:
+        f.writelines(lines)
+    with pytest.raises(lpot.TuningError, match=r"line 3 is corrupt"):
+        run(SyntheticAdaptor(10, "few", seed=1), tmp_path, timeout=1000, resume=True)
+
+
+def test_resume_ignores_records_that_do_not_fit(tmp_path):
+    r = run(SyntheticAdaptor(10, "few", seed=1), tmp_path, timeout=1000, max_trials=2)
+    with open(r.journal, "a") as f:
+        f.write('{"kind":"trial","trial":9,"cfg":"7|0","acc":0.9,"passed":true,"extra":[1,{"a":2}]}\n')
+        f.write('{"kind":"other","cfg":"x"}\n')
+    r2 = run(SyntheticAdaptor(10, "few", seed=1), tmp_path, timeout=1000, resume=True)
+    assert r2.found and r2.replayed == 3
 
 
 def test_resume_refuses_a_mismatched_journal(tmp_path):
