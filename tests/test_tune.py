@@ -507,3 +507,35 @@ def test_progress_bar_runs(tmp_path, capsys):
              workspace=str(tmp_path), progress=True)
     err = capsys.readouterr().err
     assert "lpot tuning" in err and "best=" in err and r.trials <= 4
+
+
+def test_real_sigint_stops_cleanly(tmp_path):
+    class Sigint(SyntheticAdaptor):
+        def evaluate(self, model):
+            if self.evaluations == 3:
+                os.kill(os.getpid(), signal.SIGINT)
+            return super().evaluate(model)
+
+    r = run(Sigint(50, "heavy", seed=3), tmp_path, timeout=1000)
+    assert r.stop == "interrupted" and r.trials in (2, 3)
+    assert r.best_so_far_model is not None
+
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(junk=st.binary(max_size=200))
+def test_resume_survives_any_junk_line(tmp_path_factory, junk):
+    d = tmp_path_factory.mktemp("junk")
+    r = run(SyntheticAdaptor(6, "few", seed=1), d, timeout=1000, max_trials=2)
+    with open(r.journal, "rb") as f:
+        lines = f.read().splitlines(True)
+    with open(r.journal, "wb") as f:
+        f.writelines(lines[:2] + [junk.replace(b"\n", b" ") + b"\n"] + lines[2:])
+    try:
+        r2 = run(SyntheticAdaptor(6, "few", seed=1), d, timeout=1000, resume=True)
+    except lpot.TuningError as e:
+        assert "line 3 is corrupt" in str(e)
+    else:
+        assert r2.found
