@@ -29,27 +29,12 @@
 
 typedef struct {
     const lpot_space_t *s;
-    size_t n, len, d, m, cap;
-    int32_t *cfgs;  /* cap x len */
-    uint64_t *h;    /* cap */
-    double *y;      /* cap */
+    size_t n, len, d;
+    lpot_obs_t o;
     double *X;      /* BO_MAX_OBS x d (scratch for the fit) */
     double *L, *alpha, *ys, *kv, *x;
     uint64_t rng;
 } bo_t;
-
-static uint64_t cfg_hash(const int32_t *c, size_t len)
-{
-    return lpot_fnv1a(LPOT_FNV_SEED, c, len * sizeof *c);
-}
-
-static bool seen(const bo_t *b, const int32_t *c, uint64_t h)
-{
-    for (size_t i = 0; i < b->m; i++)
-        if (b->h[i] == h && !memcmp(b->cfgs + i * b->len, c, b->len * sizeof *c))
-            return true;
-    return false;
-}
 
 static void embed(const bo_t *b, const int32_t *c, double *x)
 {
@@ -114,58 +99,31 @@ static void backward(const double *L, size_t m, double *v)
     }
 }
 
-static lpot_status_t observe(bo_t *b, lpot_tuner_t *t, const int32_t *c, lpot_trial_t *tr)
-{
-    lpot_status_t st = lpot_tuner_try(t, c, tr);
-    if (st != LPOT_OK || tr->stop)
-        return st;
-    if (b->m == b->cap) {
-        size_t cap = b->cap * 2;
-        int32_t *cf = realloc(b->cfgs, cap * b->len * sizeof *cf);
-        if (cf)
-            b->cfgs = cf;
-        uint64_t *h = realloc(b->h, cap * sizeof *h);
-        if (h)
-            b->h = h;
-        double *y = realloc(b->y, cap * sizeof *y);
-        if (y)
-            b->y = y;
-        if (!cf || !h || !y)
-            return lpot_set_error(LPOT_ERR_NOMEM, "bayesian: out of memory");
-        b->cap = cap;
-    }
-    memcpy(b->cfgs + b->m * b->len, c, b->len * sizeof *c);
-    b->h[b->m] = cfg_hash(c, b->len);
-    double r = lpot_strategy_reward(t, c, tr);
-    b->y[b->m] = isfinite(r) ? r : NAN;
-    b->m++;
-    return LPOT_OK;
-}
-
 /* Fit on the last <= BO_MAX_OBS finite observations; returns how many. */
 static size_t fit(bo_t *b, double l, size_t *idx)
 {
     size_t q = 0;
-    for (size_t i = b->m; i-- > 0 && q < BO_MAX_OBS;)
-        if (!isnan(b->y[i]))
+    const double *y = b->o.y;
+    for (size_t i = b->o.m; i-- > 0 && q < BO_MAX_OBS;)
+        if (isfinite(y[i]))
             idx[q++] = i;
     if (q == 0)
         return 0;
     double mean = 0, var = 0, lo = INFINITY;
     for (size_t i = 0; i < q; i++) {
-        mean += b->y[idx[i]];
-        if (b->y[idx[i]] < lo)
-            lo = b->y[idx[i]];
+        mean += y[idx[i]];
+        if (y[idx[i]] < lo)
+            lo = y[idx[i]];
     }
     mean /= (double)q;
     for (size_t i = 0; i < q; i++)
-        var += (b->y[idx[i]] - mean) * (b->y[idx[i]] - mean);
+        var += (y[idx[i]] - mean) * (y[idx[i]] - mean);
     double sd = q > 1 ? sqrt(var / (double)(q - 1)) : 1.0;
     if (!(sd > 0))
         sd = 1.0;
     for (size_t i = 0; i < q; i++) {
-        embed(b, b->cfgs + idx[i] * b->len, b->X + i * b->d);
-        b->ys[i] = (b->y[idx[i]] - mean) / sd;
+        embed(b, b->o.cfgs + idx[i] * b->len, b->X + i * b->d);
+        b->ys[i] = (y[idx[i]] - mean) / sd;
     }
     for (size_t i = 0; i < q; i++)
         for (size_t j = 0; j <= i; j++) {
@@ -203,12 +161,9 @@ static lpot_status_t bayesian_run(void *ctx, lpot_tuner_t *t)
     b.n = lpot_space_n_ops(b.s);
     b.len = lpot_space_cfg_len(b.s);
     b.d = b.n + (lpot_space_n_sampling(b.s) > 1);
-    b.cap = 64;
+    b.o.len = b.len;
     b.rng = lpot_tuner_opts(t)->seed ^ 0xb0b0b0b0ULL;
     double l = sqrt((double)b.d) / 2;
-    b.cfgs = malloc(b.cap * b.len * sizeof *b.cfgs);
-    b.h = malloc(b.cap * sizeof *b.h);
-    b.y = malloc(b.cap * sizeof *b.y);
     b.X = malloc(BO_MAX_OBS * b.d * sizeof *b.X);
     b.L = malloc(BO_MAX_OBS * BO_MAX_OBS * sizeof *b.L);
     b.alpha = malloc(BO_MAX_OBS * sizeof *b.alpha);
@@ -217,33 +172,34 @@ static lpot_status_t bayesian_run(void *ctx, lpot_tuner_t *t)
     b.x = malloc(b.d * sizeof *b.x);
     size_t *idx = malloc(BO_MAX_OBS * sizeof *idx), top[BO_TOP];
     int32_t *cand = malloc(b.len * sizeof *cand), *best = malloc(b.len * sizeof *best);
-    if (!b.cfgs || !b.h || !b.y || !b.X || !b.L || !b.alpha || !b.ys || !b.kv || !b.x || !idx ||
+    if (!b.X || !b.L || !b.alpha || !b.ys || !b.kv || !b.x || !idx ||
         !cand || !best) {
         st = lpot_set_error(LPOT_ERR_NOMEM, "bayesian: out of memory");
         goto cleanup;
     }
     lpot_trial_t tr;
     lpot_space_modelwise_cfg(b.s, 0, 0, cand);
-    if ((st = observe(&b, t, cand, &tr)) != LPOT_OK || tr.stop)
+    if ((st = lpot_obs_try(&b.o, t, cand, &tr)) != LPOT_OK || tr.stop)
         goto cleanup;
     for (int i = 0; i < BO_INIT; i++) {
         lpot_strategy_random_cfg(b.s, &b.rng, cand);
-        if ((st = observe(&b, t, cand, &tr)) != LPOT_OK || tr.stop)
+        if ((st = lpot_obs_try(&b.o, t, cand, &tr)) != LPOT_OK || tr.stop)
             goto cleanup;
     }
     for (int idle = 0; idle < 4;) {
         size_t q = fit(&b, l, idx);
         /* the BO_TOP best observations, for mutations */
         size_t n_top = 0;
-        for (size_t i = 0; i < b.m; i++) {
-            if (isnan(b.y[i]))
+        const double *y = b.o.y;
+        for (size_t i = 0; i < b.o.m; i++) {
+            if (!isfinite(y[i]))
                 continue;
             size_t p = n_top < BO_TOP ? n_top++ : BO_TOP;
-            if (p == BO_TOP && !(b.y[i] > b.y[top[BO_TOP - 1]]))
+            if (p == BO_TOP && !(y[i] > y[top[BO_TOP - 1]]))
                 continue;
             if (p == BO_TOP)
                 p = BO_TOP - 1;
-            while (p > 0 && b.y[i] > b.y[top[p - 1]]) {
+            while (p > 0 && y[i] > y[top[p - 1]]) {
                 top[p] = top[p - 1];
                 p--;
             }
@@ -256,7 +212,7 @@ static lpot_status_t bayesian_run(void *ctx, lpot_tuner_t *t)
                 lpot_strategy_random_cfg(b.s, &b.rng, cand);
             } else {
                 size_t src = top[(k - BO_RANDOM) / BO_MUTANTS];
-                memcpy(cand, b.cfgs + src * b.len, b.len * sizeof *cand);
+                memcpy(cand, b.o.cfgs + src * b.len, b.len * sizeof *cand);
                 int flips = 1 + (int)(lpot_rng_next(&b.rng) % 3);
                 for (int f = 0; f < flips; f++) {
                     size_t i = (size_t)(lpot_rng_next(&b.rng) % b.len);
@@ -264,7 +220,7 @@ static lpot_status_t bayesian_run(void *ctx, lpot_tuner_t *t)
                     cand[i] = (int32_t)(lpot_rng_next(&b.rng) % kk);
                 }
             }
-            if (seen(&b, cand, cfg_hash(cand, b.len)))
+            if (lpot_obs_seen(&b.o, cand))
                 continue;
             double a = q ? ucb(&b, q, l, cand) : 0.0;
             if (!have || a > best_a) {
@@ -278,13 +234,11 @@ static lpot_status_t bayesian_run(void *ctx, lpot_tuner_t *t)
             continue;
         }
         idle = 0;
-        if ((st = observe(&b, t, best, &tr)) != LPOT_OK || tr.stop)
+        if ((st = lpot_obs_try(&b.o, t, best, &tr)) != LPOT_OK || tr.stop)
             goto cleanup;
     }
 cleanup:
-    free(b.cfgs);
-    free(b.h);
-    free(b.y);
+    lpot_obs_free(&b.o);
     free(b.X);
     free(b.L);
     free(b.alpha);

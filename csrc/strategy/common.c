@@ -126,3 +126,51 @@ void lpot_strategy_random_cfg(const lpot_space_t *s, uint64_t *rng, int32_t *cfg
         cfg[i] = (int32_t)(lpot_rng_next(rng) % lpot_space_op(s, i)->n_opts);
     cfg[n] = (int32_t)(lpot_rng_next(rng) % lpot_space_n_sampling(s));
 }
+
+static uint64_t cfg_hash(const int32_t *c, size_t len)
+{
+    return lpot_fnv1a(LPOT_FNV_SEED, c, len * sizeof *c);
+}
+
+bool lpot_obs_seen(const lpot_obs_t *o, const int32_t *c)
+{
+    uint64_t h = cfg_hash(c, o->len);
+    for (size_t i = 0; i < o->m; i++)
+        if (o->h[i] == h && !memcmp(o->cfgs + i * o->len, c, o->len * sizeof *c))
+            return true;
+    return false;
+}
+
+lpot_status_t lpot_obs_try(lpot_obs_t *o, lpot_tuner_t *t, const int32_t *c, lpot_trial_t *tr)
+{
+    lpot_status_t st = lpot_tuner_try(t, c, tr);
+    if (st != LPOT_OK || tr->stop)
+        return st;
+    if (o->m == o->cap) {
+        size_t cap = o->cap ? 2 * o->cap : 64;
+        int32_t *cf = realloc(o->cfgs, cap * o->len * sizeof *cf);
+        if (cf)
+            o->cfgs = cf;
+        uint64_t *h = realloc(o->h, cap * sizeof *h);
+        if (h)
+            o->h = h;
+        double *y = realloc(o->y, cap * sizeof *y);
+        if (y)
+            o->y = y;
+        if (!cf || !h || !y)
+            return lpot_set_error(LPOT_ERR_NOMEM, "strategy: out of memory");
+        o->cap = cap;
+    }
+    memcpy(o->cfgs + o->m * o->len, c, o->len * sizeof *c);
+    o->h[o->m] = cfg_hash(c, o->len);
+    o->y[o->m] = lpot_strategy_reward(t, c, tr);
+    o->m++;
+    return LPOT_OK;
+}
+
+void lpot_obs_free(lpot_obs_t *o)
+{
+    free(o->cfgs);
+    free(o->h);
+    free(o->y);
+}

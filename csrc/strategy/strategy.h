@@ -56,6 +56,20 @@ double lpot_strategy_reward(lpot_tuner_t *t, const int32_t *cfg, const lpot_tria
 /* A random configuration (every option of every op, sampling sizes). */
 void lpot_strategy_random_cfg(const lpot_space_t *s, uint64_t *rng, int32_t *cfg);
 
+/* Observed configurations and their rewards (bayesian, tpe). Zero-init with
+ * .len = lpot_space_cfg_len. */
+typedef struct {
+    size_t len, m, cap;
+    int32_t *cfgs; /* m x len */
+    uint64_t *h;   /* hash per cfg */
+    double *y;     /* lpot_strategy_reward per cfg (-inf for NaN accuracy) */
+} lpot_obs_t;
+bool lpot_obs_seen(const lpot_obs_t *o, const int32_t *cfg);
+/* lpot_tuner_try(cfg), then record it unless the result says stop. */
+lpot_status_t lpot_obs_try(lpot_obs_t *o, lpot_tuner_t *t, const int32_t *cfg,
+                           lpot_trial_t *tr);
+void lpot_obs_free(lpot_obs_t *o);
+
 /* basic's search (strategy/basic.c); linear_only = LPOT's mse order: one
  * more op per step along the proxy ranking, stop at the first pass. */
 lpot_status_t lpot_basic_search(lpot_tuner_t *t, bool linear_only);

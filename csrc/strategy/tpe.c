@@ -21,49 +21,6 @@
 #define TPE_CANDIDATES 24
 #define TPE_GAMMA 0.25
 
-typedef struct {
-    size_t len, m, cap;
-    int32_t *cfgs;
-    uint64_t *h;
-    double *y;
-} obs_t;
-
-static bool obs_seen(const obs_t *o, const int32_t *c)
-{
-    uint64_t h = lpot_fnv1a(LPOT_FNV_SEED, c, o->len * sizeof *c);
-    for (size_t i = 0; i < o->m; i++)
-        if (o->h[i] == h && !memcmp(o->cfgs + i * o->len, c, o->len * sizeof *c))
-            return true;
-    return false;
-}
-
-static lpot_status_t obs_add(obs_t *o, lpot_tuner_t *t, const int32_t *c, lpot_trial_t *tr)
-{
-    lpot_status_t st = lpot_tuner_try(t, c, tr);
-    if (st != LPOT_OK || tr->stop)
-        return st;
-    if (o->m == o->cap) {
-        size_t cap = o->cap ? 2 * o->cap : 64;
-        int32_t *cf = realloc(o->cfgs, cap * o->len * sizeof *cf);
-        if (cf)
-            o->cfgs = cf;
-        uint64_t *h = realloc(o->h, cap * sizeof *h);
-        if (h)
-            o->h = h;
-        double *y = realloc(o->y, cap * sizeof *y);
-        if (y)
-            o->y = y;
-        if (!cf || !h || !y)
-            return lpot_set_error(LPOT_ERR_NOMEM, "tpe: out of memory");
-        o->cap = cap;
-    }
-    memcpy(o->cfgs + o->m * o->len, c, o->len * sizeof *c);
-    o->h[o->m] = lpot_fnv1a(LPOT_FNV_SEED, c, o->len * sizeof *c);
-    o->y[o->m] = lpot_strategy_reward(t, c, tr);
-    o->m++;
-    return LPOT_OK;
-}
-
 static size_t dim_size(const lpot_space_t *s, size_t i)
 {
     return i < lpot_space_n_ops(s) ? lpot_space_op(s, i)->n_opts : lpot_space_n_sampling(s);
@@ -73,7 +30,7 @@ static lpot_status_t tpe_run(void *ctx, lpot_tuner_t *t)
 {
     (void)ctx;
     const lpot_space_t *s = lpot_tuner_space(t);
-    obs_t o = {.len = lpot_space_cfg_len(s)};
+    lpot_obs_t o = {.len = lpot_space_cfg_len(s)};
     uint64_t rng = lpot_tuner_opts(t)->seed ^ 0x7e7e7e7eULL;
     lpot_status_t st = LPOT_OK;
     size_t maxk = 1;
@@ -91,11 +48,11 @@ static lpot_status_t tpe_run(void *ctx, lpot_tuner_t *t)
     }
     lpot_trial_t tr;
     lpot_space_modelwise_cfg(s, 0, 0, cand);
-    if ((st = obs_add(&o, t, cand, &tr)) != LPOT_OK || tr.stop)
+    if ((st = lpot_obs_try(&o, t, cand, &tr)) != LPOT_OK || tr.stop)
         goto cleanup;
     for (int i = 0; i < TPE_STARTUP; i++) {
         lpot_strategy_random_cfg(s, &rng, cand);
-        if ((st = obs_add(&o, t, cand, &tr)) != LPOT_OK || tr.stop)
+        if ((st = lpot_obs_try(&o, t, cand, &tr)) != LPOT_OK || tr.stop)
             goto cleanup;
     }
     for (int idle = 0; idle < 50;) {
@@ -139,7 +96,7 @@ static lpot_status_t tpe_run(void *ctx, lpot_tuner_t *t)
                 cand[d] = (int32_t)j;
                 sc += score[d * maxk + j];
             }
-            if (obs_seen(&o, cand))
+            if (lpot_obs_seen(&o, cand))
                 continue;
             if (!have || sc > best_s) {
                 have = true;
@@ -152,13 +109,11 @@ static lpot_status_t tpe_run(void *ctx, lpot_tuner_t *t)
             continue;
         }
         idle = 0;
-        if ((st = obs_add(&o, t, best, &tr)) != LPOT_OK || tr.stop)
+        if ((st = lpot_obs_try(&o, t, best, &tr)) != LPOT_OK || tr.stop)
             goto cleanup;
     }
 cleanup:
-    free(o.cfgs);
-    free(o.h);
-    free(o.y);
+    lpot_obs_free(&o);
     free(order);
     free(cand);
     free(best);
