@@ -14,11 +14,12 @@
  *    sensitive ops, instead of LPOT's N + that. If nothing passes with every
  *    candidate on bf16, the same is done with fp32.
  * 4. (only when the exit policy keeps searching: timeout > 0) Prune the
- *    passing fallback set by group testing: re-quantize a group of fallen-back
- *    ops (least suspicious first); if the config still passes keep them
- *    quantized, else split the group in halves and recurse. The last op added
- *    in step 3 is kept (without it the prefix failed). Greedy keep/revert:
- *    every accepted state passes.
+ *    passing fallback set by adaptive group testing (see prune): re-quantize
+ *    groups of fallen-back ops, least suspicious first, keeping a group
+ *    quantized when the config still passes; the group size doubles after a
+ *    pass and halves after a failure. The last op added in step 3 is kept
+ *    when it was added alone (without it the prefix failed). Greedy
+ *    keep/revert: every accepted state passes.
  * 5. (timeout > 0) For each op still in fp32/bf16, try its other quantized
  *    options (scheme, granularity, algorithm) and bf16 instead of fp32; keep a
  *    change when it passes with a better objective score.
@@ -97,27 +98,34 @@ static void prefix(basic_t *b, size_t k, int stage)
         b->cur[b->rank[r]] = fb_opt(b, b->rank[r], stage);
 }
 
-/* group testing over ops[0..m): re-quantize them in b->cur if still passing */
+/* Adaptive group testing over ops[0..m) (least suspicious first): try
+ * re-quantizing the next g ops of b->cur at once; when the config still
+ * passes keep them quantized and double g, else halve g (a single op that
+ * fails stays fallen back). All needed: m + log2(m) trials; none needed:
+ * about log2(m). */
 static lpot_status_t prune(basic_t *b, const size_t *ops, size_t m)
 {
-    if (m == 0 || b->stop)
-        return LPOT_OK;
-    lpot_trial_t tr;
-    memcpy(b->tmp, b->cur, b->len * sizeof *b->tmp);
-    for (size_t r = 0; r < m; r++)
-        b->tmp[ops[r]] = b->base[ops[r]];
-    lpot_status_t st = try_cfg(b, b->tmp, &tr);
-    if (st != LPOT_OK || b->stop)
-        return st;
-    if (tr.passed) {
-        memcpy(b->cur, b->tmp, b->len * sizeof *b->cur);
-        return LPOT_OK;
+    size_t pos = 0, g = m > 1 ? m / 2 : 1;
+    while (pos < m && !b->stop) {
+        size_t k = g < m - pos ? g : m - pos;
+        lpot_trial_t tr;
+        memcpy(b->tmp, b->cur, b->len * sizeof *b->tmp);
+        for (size_t r = 0; r < k; r++)
+            b->tmp[ops[pos + r]] = b->base[ops[pos + r]];
+        lpot_status_t st = try_cfg(b, b->tmp, &tr);
+        if (st != LPOT_OK || b->stop)
+            return st;
+        if (tr.passed) {
+            memcpy(b->cur, b->tmp, b->len * sizeof *b->cur);
+            pos += k;
+            g *= 2;
+        } else if (k == 1) {
+            pos++; /* needed */
+        } else {
+            g = k / 2;
+        }
     }
-    if (m == 1)
-        return LPOT_OK;
-    if ((st = prune(b, ops, m / 2)) != LPOT_OK)
-        return st;
-    return prune(b, ops + m / 2, m - m / 2);
+    return LPOT_OK;
 }
 
 static lpot_status_t alternatives(basic_t *b)
