@@ -137,6 +137,12 @@ const lpot_space_t *lpot_tuner_space(const lpot_tuner_t *t) { return t->space; }
 const lpot_tune_opts_t *lpot_tuner_opts(const lpot_tuner_t *t) { return &t->opts; }
 double lpot_tuner_baseline(const lpot_tuner_t *t) { return t->res.baseline; }
 bool lpot_tuner_stopping(const lpot_tuner_t *t) { return t->stopping; }
+
+void lpot_tuner_interrupt(lpot_tuner_t *t)
+{
+    t->stopping = true;
+    t->res.stop = LPOT_STOP_INTERRUPTED;
+}
 long lpot_tuner_evaluations(const lpot_tuner_t *t) { return t->res.evaluations; }
 double lpot_tuner_elapsed(const lpot_tuner_t *t) { return now() - t->t0; }
 const lpot_tune_result_t *lpot_tuner_result(const lpot_tuner_t *t) { return &t->res; }

@@ -112,6 +112,9 @@ lpot_status_t lpot_tuner_try(lpot_tuner_t *t, const int32_t *cfg, lpot_trial_t *
  * when the adaptor has none. err has lpot_space_n_ops entries. */
 lpot_status_t lpot_tuner_proxy(lpot_tuner_t *t, const int32_t *cfg, double *err,
                                bool *available);
+/* The user interrupted (e.g. inside a strategy callback): stop cleanly
+ * with LPOT_STOP_INTERRUPTED. */
+void lpot_tuner_interrupt(lpot_tuner_t *t);
 /* Full evaluations so far (baseline included). */
 long lpot_tuner_evaluations(const lpot_tuner_t *t);
 double lpot_tuner_elapsed(const lpot_tuner_t *t);

@@ -212,6 +212,13 @@ def tune(adaptor: Any, tuning_options: Optional[Mapping[str, Any]] = None,
     """Find the best configuration meeting the accuracy goal (see module doc).
 
     progress: None = a tqdm bar when stderr is a terminal, True/False force.
+    History: <workspace>/history.jsonl (one fsync'd record per trial) and
+    <workspace>/best_tune_cfg.json. With workspace.resume (True or the
+    journal's path) finished trials are replayed, not run; the journal must
+    come from the same model (adaptor.fingerprint()), tuning space and tuning
+    options (strategy, criterion, objective, random_seed, performance_only;
+    timeout and max_trials may change). max_trials counts replayed trials;
+    the timeout budget counts this process's time only.
     Raises lpot.TuningError when tuning cannot proceed (e.g. a resume journal
     written for another model or configuration); exceptions from the adaptor
     propagate with a note naming the trial. KeyboardInterrupt stops cleanly:

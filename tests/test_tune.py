@@ -176,6 +176,35 @@ def test_mse_falls_back_in_proxy_order(tmp_path):
     assert a.evaluations == 1 + 1 + k  # baseline, model-wise, one per added op
 
 
+def test_python_strategy_interrupt(tmp_path):
+    class Stop(Strategy):
+        def next_tune_cfg(self):
+            raise KeyboardInterrupt
+
+    from lpot import _engine
+    a = SyntheticAdaptor(5, "few")
+    space = lpot.tuning.build_space(a.query_capability())
+    opts = dict(strategy=Stop(space, 1), strategy_name="stop", journal=None, progress=None)
+    r = _engine._tune(space, a, opts)
+    assert r["stop"] == "interrupted" and r["trials"] == 0 and a.evaluations == 1
+
+    class Bad(Strategy):
+        def next_tune_cfg(self):
+            return self.space.modelwise_cfg(0)
+
+        def update(self, cfg, result):
+            raise ZeroDivisionError("oops")
+
+    opts["strategy"] = Bad(space, 1)
+    with pytest.raises(ZeroDivisionError) as ei:
+        _engine._tune(space, a, opts)
+    assert ei.value.__notes__ == ["lpot: raised by strategy.update of tuning trial 1"]
+    opts["strategy"] = type("Short", (Strategy,), {"next_tune_cfg": lambda self: [0]})(space)
+    with pytest.raises(ValueError, match="has 6 entries") as ei:
+        _engine._tune(space, a, opts)
+    assert ei.value.__notes__ == ["lpot: raised by strategy.next_tune_cfg after tuning trial 0"]
+
+
 def test_python_strategy(tmp_path):
     seen = []
 

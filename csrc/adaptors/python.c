@@ -182,6 +182,22 @@ static void restore_exc(PyObject *v)
     PyErr_Restore(Py_NewRef((PyObject *)Py_TYPE(v)), v, PyException_GetTraceback(v));
 }
 
+void lpot_py_annotate(const char *fmt, const char *what, long trial)
+{
+    PyObject *exc = fetch_exc();
+    PyObject *note = PyUnicode_FromFormat(fmt, what, trial);
+    if (note && PyObject_HasAttrString(exc, "add_note")) { /* Python >= 3.11 */
+        PyObject *r = PyObject_CallMethod(exc, "add_note", "O", note);
+        Py_XDECREF(r);
+        if (r == NULL)
+            PyErr_Clear();
+    } else {
+        PyErr_Clear();
+    }
+    Py_XDECREF(note);
+    restore_exc(exc);
+}
+
 /* An exception is set: note where it came from, or swallow an interrupt. */
 static lpot_status_t failed(lpot_py_adaptor_t *a, const char *what, long trial)
 {
@@ -190,21 +206,9 @@ static lpot_status_t failed(lpot_py_adaptor_t *a, const char *what, long trial)
         a->interrupted = true;
         return LPOT_ERR_PYTHON;
     }
-    PyObject *exc = fetch_exc();
-    PyObject *note = trial > 0
-        ? PyUnicode_FromFormat("lpot: raised by %s during tuning trial %ld", what, trial)
-        : PyUnicode_FromFormat("lpot: raised by %s during the fp32 baseline (trial 0)", what);
-    if (note && PyObject_HasAttrString(exc, "add_note")) { /* Python >= 3.11 */
-        PyObject *r = PyObject_CallMethod(exc, "add_note", "O", note);
-        Py_XDECREF(r);
-        Py_DECREF(note);
-        if (r == NULL)
-            PyErr_Clear();
-    } else {
-        Py_XDECREF(note);
-        PyErr_Clear();
-    }
-    restore_exc(exc);
+    lpot_py_annotate(trial > 0 ? "lpot: raised by %s during tuning trial %ld"
+                               : "lpot: raised by %s during the fp32 baseline (trial %ld)",
+                     what, trial);
     return LPOT_ERR_PYTHON;
 }
 

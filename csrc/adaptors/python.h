@@ -35,6 +35,9 @@ void lpot_py_adaptor_destroy(lpot_py_adaptor_t *a);
 /* New reference to the Python model behind an opaque model handle. */
 PyObject *lpot_py_model(void *model);
 
+/* Add the note fmt % (what, trial) to the current exception (kept set). */
+void lpot_py_annotate(const char *fmt, const char *what, long trial);
+
 /* {"weight": {...}|None, "activation": {...}} (+ "precision" when
  * with_precision). New reference. */
 PyObject *lpot_py_option_dict(const lpot_space_op_t *op, size_t j, int with_precision);

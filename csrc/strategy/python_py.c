@@ -36,8 +36,12 @@ static lpot_status_t pystrat_run(void *ctx, lpot_tuner_t *t)
         Py_XDECREF(p);
         if (rc < 0 && PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
             PyErr_Clear();
+            lpot_tuner_interrupt(t);
             rc = 1;
         }
+        if (rc < 0)
+            lpot_py_annotate("lpot: raised by %s after tuning trial %ld",
+                             "strategy.next_tune_cfg", lpot_tuner_result(t)->trials);
         PyGILState_Release(g);
         if (rc != 0) {
             st = rc < 0 ? LPOT_ERR_PYTHON : LPOT_OK;
@@ -51,8 +55,18 @@ static lpot_status_t pystrat_run(void *ctx, lpot_tuner_t *t)
         PyObject *r = d ? PyObject_CallMethod(obj, "update", "OO", c, d) : NULL;
         Py_XDECREF(c);
         Py_XDECREF(d);
-        if (r == NULL)
+        if (r == NULL && PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
+            PyErr_Clear();
+            lpot_tuner_interrupt(t);
+            st = LPOT_OK;
+            PyGILState_Release(g);
+            break;
+        }
+        if (r == NULL) {
+            lpot_py_annotate("lpot: raised by %s of tuning trial %ld", "strategy.update",
+                             tr.trial);
             st = LPOT_ERR_PYTHON;
+        }
         Py_XDECREF(r);
         PyGILState_Release(g);
         if (st != LPOT_OK)
