@@ -413,6 +413,7 @@ lpot_status_t lpot_tuner_proxy(lpot_tuner_t *t, const int32_t *cfg, double *err,
 {
     size_t n = lpot_space_n_ops(t->space);
     *available = false;
+    check_exit(t); /* the proxy quantizes: respect the budget */
     if (t->ad.iface->inspect_error == NULL || t->stopping)
         return LPOT_OK;
     const char *key = encode(t, cfg);
