@@ -12,7 +12,7 @@ calibration sampling size (`space.sampling_sizes`).
 from __future__ import annotations
 
 import random
-from typing import Any, Callable, Dict, List, Optional, Type
+from typing import Any, Dict, List, Optional, Type
 
 from lpot import _engine
 
@@ -62,5 +62,3 @@ def names() -> List[str]:
     """Every strategy name: the engine's, then the registered Python ones."""
     return list(_engine._strategies()) + sorted(STRATEGIES)
 
-
-Factory = Callable[[Any, int], Strategy]
