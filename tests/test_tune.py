@@ -379,6 +379,16 @@ def test_baseline_errors(tmp_path):
         run(NotNumber(4, "few"), tmp_path / "c")
 
 
+def test_quantize_returning_none_is_an_error(tmp_path):
+    class NoModel(SyntheticAdaptor):
+        def quantize(self, tune_cfg):
+            return None
+
+    with pytest.raises(TypeError, match="adaptor.quantize returned None") as ei:
+        run(NoModel(4, "few"), tmp_path)
+    assert ei.value.__notes__ == ["lpot: raised by adaptor.quantize during tuning trial 1"]
+
+
 def test_keyboard_interrupt_stops_cleanly(tmp_path):
     a = Failing(50, "heavy", seed=3, fail_at=4, exc=KeyboardInterrupt(), where="evaluate")
     r = run(a, tmp_path, timeout=1000)

@@ -241,6 +241,10 @@ static lpot_status_t py_quantize(void *ctx, const lpot_space_t *space, const int
     PyObject *tc = build_tune_cfg(space, cfg, a->keys, a->opts);
     PyObject *m = tc ? PyObject_CallOneArg(a->quantize, tc) : NULL;
     Py_XDECREF(tc);
+    if (m == Py_None) { /* NULL handles mean the fp32 model to the loop */
+        Py_CLEAR(m);
+        PyErr_SetString(PyExc_TypeError, "adaptor.quantize returned None instead of a model");
+    }
     if (m == NULL)
         st = failed(a, "adaptor.quantize", trial);
     *model = m;
