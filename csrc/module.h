@@ -23,6 +23,8 @@ typedef struct {
     PyObject *ModelError;
     PyObject *TuningError;
     PyObject *KernelError;
+    /* types */
+    PyObject *TuningSpaceType; /* tune_py.c */
 } lpot_state;
 
 extern PyModuleDef lpot_module_def;
