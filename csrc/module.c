@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "config_py.h"
 #include "errors.h"
 #include "kernels/cpu.h"
 #include "kernels/dispatch.h"
@@ -14,6 +15,7 @@
 /* ---- subsystems: each adds its types/functions at exec ------------------ */
 
 static int (*const subsystems[])(PyObject *module) = {
+    lpot_config_exec,
     NULL, /* sentinel; add lpot_<name>_exec above it */
 };
 
