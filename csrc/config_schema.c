@@ -454,7 +454,13 @@ static const char *got(const lpot_node_t *in, char *buf, size_t cap)
     case LPOT_NODE_FLOAT:
         if (in->kind == LPOT_NODE_PLAIN)
             break;
-        snprintf(buf, cap, "%.17g", r.v.f);
+        if (isnan(r.v.f))
+            return ".nan";
+        if (isinf(r.v.f))
+            return r.v.f > 0 ? ".inf" : "-.inf";
+        snprintf(buf, cap, "%.15g", r.v.f);
+        if (strtod(buf, NULL) != r.v.f)
+            snprintf(buf, cap, "%.17g", r.v.f);
         return buf;
     default:
         break;
