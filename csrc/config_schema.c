@@ -970,7 +970,7 @@ static lpot_node_t *v_map(vctx *v, const field_t *f, const lpot_node_t *in,
     if (in && in->kind != LPOT_NODE_MAP) {
         verr(v, in, "expected a mapping (keys such as '%s:'), got %s", f->children[0].name,
              got(in, gbuf, sizeof gbuf));
-        in = NULL;
+        return onode(v, LPOT_NODE_NULL);
     }
     size_t nf = count_fields(f->children);
     if (in) {
