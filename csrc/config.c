@@ -527,8 +527,9 @@ static int keyref_cmp(const void *a, const void *b)
     return c;
 }
 
-/* Mapping keys must be scalars and unique (an error, not last-wins). */
-static lpot_status_t check_keys(parser_t *p, const lpot_node_t *map)
+/* Mapping keys must be scalars (pairs with other keys are reported and
+ * dropped) and unique (an error, not last-wins). */
+static lpot_status_t check_keys(parser_t *p, lpot_node_t *map)
 {
     char path[512];
     frame_path(p, p->nframes, path, sizeof path);
@@ -547,6 +548,20 @@ static lpot_status_t check_keys(parser_t *p, const lpot_node_t *map)
                                   "a mapping key must be a plain value, not a %s",
                                   k->kind == LPOT_NODE_MAP ? "mapping" : "list");
         }
+    }
+    if (nk < map->n) {
+        size_t w = 0;
+        for (size_t i = 0; i < map->n; i++) {
+            const lpot_node_t *k = map->items[2 * i];
+            if (k->kind == LPOT_NODE_STR || k->kind == LPOT_NODE_PLAIN) {
+                map->items[2 * w] = map->items[2 * i];
+                map->items[2 * w + 1] = map->items[2 * i + 1];
+                w++;
+            }
+        }
+        map->n = w;
+        for (size_t i = 0; i < nk; i++)
+            refs[i].index = i; /* order is all the sort needs */
     }
     qsort(refs, nk, sizeof *refs, keyref_cmp);
     for (size_t i = 1; i < nk; i++) {
