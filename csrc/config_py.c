@@ -394,8 +394,18 @@ static PyObject *load_config(PyObject *module, PyObject *args, PyObject *kwargs)
         raise_errors(st, cfg, filename);
     else if (s != LPOT_OK)
         lpot_raise_status(st, s);
-    else
+    else {
+        /* tens of thousands of fresh containers would trigger collections
+         * that can find nothing: they are all reachable from the result */
+#if PY_VERSION_HEX >= 0x030A0000
+        int gc_was_on = PyGC_Disable();
+#endif
         result = node_to_py(lpot_config_output(cfg));
+#if PY_VERSION_HEX >= 0x030A0000
+        if (gc_was_on)
+            PyGC_Enable();
+#endif
+    }
 cleanup:
     lpot_config_destroy(cfg);
     Py_XDECREF(fsbytes);
