@@ -585,6 +585,106 @@ static lpot_status_t check_keys(parser_t *p, lpot_node_t *map)
     return LPOT_OK;
 }
 
+/* YAML merge keys, as PyYAML reads them: `<<: *base` or `<<: [*a, *b]` adds
+ * the pairs of those mappings that the mapping does not set itself (earlier
+ * sources win over later ones); merged keys come first, in source order. */
+#define MERGE_MAX_PAIRS 20000
+
+static bool is_merge_key(const lpot_node_t *k)
+{
+    return k->kind == LPOT_NODE_PLAIN && k->len == 2 && k->str[0] == '<' && k->str[1] == '<';
+}
+
+static lpot_status_t apply_merge(parser_t *p, lpot_node_t *map)
+{
+    lpot_status_t status = LPOT_OK;
+    size_t total = 0, nsrc = 0;
+    for (size_t i = 0; i < map->n; i++) {
+        const lpot_node_t *k = map->items[2 * i], *v = map->items[2 * i + 1];
+        if (!is_merge_key(k)) {
+            total++;
+            continue;
+        }
+        const lpot_node_t *const *src = v->kind == LPOT_NODE_SEQ ? (const lpot_node_t *const *)v->items : &v;
+        size_t ns = v->kind == LPOT_NODE_SEQ ? v->n : 1;
+        for (size_t j = 0; j < ns; j++) {
+            if (src[j]->kind != LPOT_NODE_MAP) {
+                char path[512];
+                frame_path(p, p->nframes, path, sizeof path);
+                lpot_path_key(path, sizeof path, "<<", 2);
+                return lpot_config_add_error(p->cfg, src[j]->line, src[j]->col, path,
+                                             "a merge key '<<' takes a mapping or a list of "
+                                             "mappings");
+            }
+            total += src[j]->n;
+            nsrc++;
+        }
+    }
+    if (nsrc == 0)
+        return LPOT_OK;
+    if (total > MERGE_MAX_PAIRS)
+        return lpot_config_add_error(p->cfg, map->line, map->col, "",
+                                     "merge keys would build a mapping of more than %d pairs",
+                                     MERGE_MAX_PAIRS);
+    lpot_node_t **out = lpot_config_alloc(p->cfg, 2 * total * sizeof *out);
+    unsigned *prio = malloc(total * sizeof *prio);
+    const lpot_node_t **srcs = NULL;
+    size_t n = 0;
+    if (out == NULL || prio == NULL) {
+        status = lpot_set_error(LPOT_ERR_NOMEM, "config: out of memory");
+        goto cleanup;
+    }
+    /* sources in order, then walked last to first as PyYAML does: a key
+     * takes the position of its first appearance in that walk and the value
+     * of the highest-priority source (explicit 0, then source 1, 2, ...) */
+    srcs = malloc(nsrc * sizeof *srcs);
+    if (srcs == NULL) {
+        status = lpot_set_error(LPOT_ERR_NOMEM, "config: out of memory");
+        goto cleanup;
+    }
+    size_t si = 0;
+    for (size_t i = 0; i < map->n; i++) {
+        lpot_node_t *k = map->items[2 * i], *v = map->items[2 * i + 1];
+        if (!is_merge_key(k))
+            continue;
+        if (v->kind == LPOT_NODE_SEQ)
+            for (size_t j = 0; j < v->n; j++)
+                srcs[si++] = v->items[j];
+        else
+            srcs[si++] = v;
+    }
+    for (size_t step = 0; step <= nsrc; step++) {
+        /* steps 0..nsrc-1: sources from last to first; step nsrc: explicit pairs */
+        const lpot_node_t *m = step < nsrc ? srcs[nsrc - 1 - step] : map;
+        unsigned pr = step < nsrc ? (unsigned)(nsrc - step) : 0;
+        for (size_t q = 0; q < m->n; q++) {
+            lpot_node_t *kk = m->items[2 * q], *vv = m->items[2 * q + 1];
+            if (step == nsrc && is_merge_key(kk))
+                continue;
+            size_t at = n;
+            for (size_t r = 0; r < n; r++)
+                if (out[2 * r]->len == kk->len && memcmp(out[2 * r]->str, kk->str, kk->len) == 0) {
+                    at = r;
+                    break;
+                }
+            if (at == n) {
+                out[2 * n] = kk;
+                out[2 * n + 1] = vv;
+                prio[n++] = pr;
+            } else if (pr < prio[at]) {
+                out[2 * at + 1] = vv;
+                prio[at] = pr;
+            }
+        }
+    }
+    map->items = out;
+    map->n = n;
+cleanup:
+    free(prio);
+    free(srcs);
+    return status;
+}
+
 static uint32_t u32(size_t v) { return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v; }
 
 static void offset_position(const char *text, size_t len, size_t off, uint32_t *line,
@@ -709,7 +809,8 @@ static lpot_status_t on_event(parser_t *p, const yaml_event_t *ev, bool *stop)
         if (count)
             memcpy(n->items, p->pending + f.start, count * sizeof *n->items);
         p->npending = f.start;
-        if (n->kind == LPOT_NODE_MAP && (s = check_keys(p, n)) != LPOT_OK)
+        if (n->kind == LPOT_NODE_MAP && ((s = check_keys(p, n)) != LPOT_OK ||
+                                         (s = apply_merge(p, n)) == LPOT_ERR_NOMEM))
             return s;
         return add_node(p, n, f.anchor);
     }

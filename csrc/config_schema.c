@@ -857,8 +857,10 @@ static lpot_node_t *co_list(vctx *v, const field_t *f, const lpot_node_t *in)
     lpot_node_t *out = ocoll(v, LPOT_NODE_SEQ, src->n);
     if (out == NULL)
         return NULL;
+    /* one value given where a list is wanted: its errors name the key, not [0] */
+    bool single = in->kind != LPOT_NODE_SEQ && src->n == 1;
     for (size_t i = 0; i < src->n; i++) {
-        size_t old = path_push_index(v, i);
+        size_t old = single ? strlen(v->path) : path_push_index(v, i);
         const lpot_node_t *it = src->items[i];
         if (it->kind == LPOT_NODE_SEQ || it->kind == LPOT_NODE_MAP || is_null(it)) {
             verr(v, it, "expected a %s, got %s",

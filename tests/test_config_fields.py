@@ -158,7 +158,7 @@ def _invalid(f):
     elif t in ("enum", "enum_list"):
         choices = ", ".join(f"'{c}'" for c in f["choices"])
         bad = f["choices"][0] + "x"
-        path_suffix = "[0]" if t == "enum_list" else ""
+        path_suffix = ""  # a single value where a list is wanted: no [0] in the path
         out.append((bad, bad, f"expected one of {choices}, got '{bad}'; did you mean "
                               f"'{f['choices'][0]}'?", path_suffix))
     elif t == "str":

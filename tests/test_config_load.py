@@ -198,6 +198,28 @@ def test_other_coercions():
         "quantization"]["calibration"]["sampling_size"] == [300]
 
 
+def test_merge_keys_like_pyyaml():
+    yaml = pytest.importorskip("yaml")
+    text = (M + "quantization:\n  calibration:\n    dataloader: &dl\n      batch_size: 8\n"
+            "      dataset: {dummy: {shape: [1, 3]}}\n"
+            "      transform: {Resize: {size: 256}, CenterCrop: {size: 224}}\n"
+            "  train:\n    dataloader:\n      transform: &t2 {CenterCrop: {size: 10}, ToTensor: {}}\n"
+            "evaluation:\n  accuracy:\n    dataloader:\n      <<: *dl\n      batch_size: 32\n"
+            "    postprocess:\n      transform:\n"
+            "        <<: [*t2, {Resize: {size: 1}, CenterCrop: {size: 99}}]\n"
+            "        Normalize: {mean: [0.5]}\n")
+    ours = load(text)["evaluation"]["accuracy"]
+    peer = yaml.safe_load(text)["evaluation"]["accuracy"]
+    assert list(ours["postprocess"]["transform"].items()) == \
+        list(peer["postprocess"]["transform"].items()) == [
+            ("Resize", {"size": 1}), ("CenterCrop", {"size": 10}), ("ToTensor", {}),
+            ("Normalize", {"mean": [0.5]})]
+    assert ours["dataloader"]["batch_size"] == 32
+    assert ours["dataloader"]["transform"] == peer["dataloader"]["transform"]
+    assert (2, 14, "tuning.<<", "a merge key '<<' takes a mapping or a list of mappings") in \
+        errors_of(M + "tuning: {<<: 3}")
+
+
 def test_null_means_default():
     cfg = load(M + "tuning:\n  exit_policy:\n    max_trials:\n  random_seed: ~\nquantization:\n")
     assert cfg["tuning"]["exit_policy"]["max_trials"] == 100
@@ -351,7 +373,7 @@ def test_op_wise_keys_and_regexes():
          "valid regular expression: missing ), unterminated subpattern at position 4"),
         (6, 5, "quantization.op_wise.a[", "op_wise key 'a[' is not an op name, and not a valid "
          "regular expression: unterminated character set at position 1"),
-        (7, 23, "quantization.op_wise.a[.weight.dtype[0]", "expected one of 'int8', 'uint8', "
+        (7, 23, "quantization.op_wise.a[.weight.dtype", "expected one of 'int8', 'uint8', "
          "'fp32', 'bf16', got 'int9'; did you mean 'int8'?")]
 
 
