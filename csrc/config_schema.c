@@ -724,14 +724,9 @@ static lpot_node_t *co_int(vctx *v, const field_t *f, const lpot_node_t *in)
             is_int = true;
         }
     }
-    if (r != 1 || !is_int) {
+    if (r != 1 || !is_int || !in_range(f, (double)i)) {
         verr(v, in, "expected an integer%s, got %s%s", describe_range(f, rbuf, sizeof rbuf),
              got(in, gbuf, sizeof gbuf), r == -1 ? " (out of range)" : "");
-        return onode(v, LPOT_NODE_NULL);
-    }
-    if (!in_range(f, (double)i)) {
-        verr(v, in, "expected an integer%s, got %s", describe_range(f, rbuf, sizeof rbuf),
-             got(in, gbuf, sizeof gbuf));
         return onode(v, LPOT_NODE_NULL);
     }
     lpot_node_t *o = onode(v, LPOT_NODE_INT);

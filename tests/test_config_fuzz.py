@@ -2,7 +2,6 @@
 random bytes, mutated valid configs and random dicts; the atheris harness
 (tests/fuzz/fuzz_config.py) runs for a bounded number of inputs in a child
 process (under the sanitizer build too, in `make test-sanitize`)."""
-import math
 import os
 import re
 import subprocess
@@ -12,9 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lpot.conf import ConfigError, dump_yaml, load, template_names, template_path
+from lpot.conf import template_names, template_path
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "fuzz"))
+from roundtrip import check  # noqa: E402
 
 
 def _read(path):
@@ -29,33 +30,10 @@ FUZZ_SETTINGS = settings(max_examples=150, deadline=None, derandomize=True,
                          suppress_health_check=[HealthCheck.too_slow])
 
 
-def _same(a, b):
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
-    return type(a) is type(b) and a == b
-
-
-def _check(source):
-    try:
-        cfg = load(source)
-    except ConfigError as e:
-        assert e.errors and all(len(t) == 4 and t[3] for t in e.errors)
-        assert str(e).count("\n") + 1 >= min(len(e.errors), 50)
-        return None
-    again = load(dump_yaml(cfg))
-    again["tuning"]["workspace"]["path"] = cfg["tuning"]["workspace"]["path"]
-    assert _same(again, cfg)
-    return cfg
-
-
 @FUZZ_SETTINGS
 @given(st.binary(max_size=3000))
 def test_random_bytes(data):
-    _check(data)
+    check(data)
 
 
 @FUZZ_SETTINGS
@@ -69,7 +47,7 @@ def test_mutated_valid_configs(i, data):
             [b"\t", b": ", b"- ", b"{", b"[", b"&a ", b"*a", b"!!python/object ", b"\n  ", b"'",
              b"%", b"---\n", b"? ", b"\xff", b"1e999", b".nan", b"!Pruner "]))
         seed = seed[:at] + ins + seed[at + cut:]
-    _check(seed)
+    check(seed)
 
 
 _scalars = st.none() | st.booleans() | st.integers(-2 ** 70, 2 ** 70) | st.floats() | \
@@ -85,7 +63,7 @@ _values = st.recursive(_scalars, lambda c: st.lists(c, max_size=4) | st.dictiona
 @given(st.dictionaries(_keys, _values, max_size=6))
 def test_random_dicts(d):
     d.setdefault("model", {"name": "m", "framework": "pytorch"})
-    _check(d)
+    check(d)
 
 
 def test_atheris_harness_bounded_run(tmp_path):
