@@ -257,18 +257,20 @@ static PyObject *raise_errors(lpot_state *st, const lpot_config_t *cfg, const ch
         goto cleanup;
     for (size_t i = 0; i < n; i++) {
         const lpot_config_error_t *e = lpot_config_error(cfg, i);
-        PyObject *t = Py_BuildValue("(IIss)", e->line, e->col, e->path, e->msg);
-        PyObject *line;
-        if (t == NULL)
-            goto cleanup;
-        if (e->line)
-            line = PyUnicode_FromFormat("%s:%u:%u: %s%s%s", filename, e->line, e->col, e->path,
-                                        e->path[0] ? ": " : "", e->msg);
-        else
-            line = PyUnicode_FromFormat("%s: %s%s%s", filename, e->path, e->path[0] ? ": " : "",
-                                        e->msg);
+        /* messages quote user text and may be cut mid-character: decode leniently */
+        PyObject *path = PyUnicode_DecodeUTF8(e->path, (Py_ssize_t)strlen(e->path), "replace");
+        PyObject *m = PyUnicode_DecodeUTF8(e->msg, (Py_ssize_t)strlen(e->msg), "replace");
+        PyObject *t = path && m ? Py_BuildValue("(IIOO)", e->line, e->col, path, m) : NULL;
+        PyObject *line = NULL;
+        if (t && e->line)
+            line = PyUnicode_FromFormat("%s:%u:%u: %U%s%U", filename, e->line, e->col, path,
+                                        e->path[0] ? ": " : "", m);
+        else if (t)
+            line = PyUnicode_FromFormat("%s: %U%s%U", filename, path, e->path[0] ? ": " : "", m);
         int bad = line == NULL || PyList_Append(list, t) < 0 || PyList_Append(lines, line) < 0;
-        Py_DECREF(t);
+        Py_XDECREF(path);
+        Py_XDECREF(m);
+        Py_XDECREF(t);
         Py_XDECREF(line);
         if (bad)
             goto cleanup;

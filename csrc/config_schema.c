@@ -472,7 +472,7 @@ static const char *got(const lpot_node_t *in, char *buf, size_t cap)
         buf[b++] = '\'';
     for (size_t i = 0; i < in->len && b + 8 < cap; i++) {
         unsigned char c = (unsigned char)in->str[i];
-        if (i >= 60) {
+        if (i >= 60 && (c & 0xC0) != 0x80) { /* cut between characters */
             memcpy(buf + b, "...", 3);
             b += 3;
             break;

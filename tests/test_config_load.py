@@ -284,6 +284,13 @@ def test_error_cap():
     assert str(ei.value).splitlines()[-1] == "<string>: ... and 30 more problems"
 
 
+def test_long_non_ascii_values_in_messages():
+    errs = errors_of(M + "device: a" + "\u00e9" * 100)
+    assert errs == [(2, 9, "device", "expected one of 'cpu', 'gpu', got 'a" + "\u00e9" * 30 + "...'")]
+    errs = errors_of({"model": {"name": "m", "framework": "pytorch"}, "tuning": {"\u00e9" * 600: 1}})
+    assert len(errs) == 1 and errs[0][2].startswith("tuning.\u00e9\u00e9")
+
+
 def test_unknown_key_hints():
     assert errors_of(M + "tuning: {accurcy_criterion: {relative: 0.01}}") == [
         (2, 10, "tuning.accurcy_criterion",
