@@ -367,12 +367,18 @@ bool lpot_config_is_op_name(const char *key)
 void lpot_path_key(char *buf, size_t cap, const char *key, size_t klen)
 {
     size_t len = strlen(buf);
-    if (len + klen + 2 >= cap)
+    if (len + 6 >= cap)
         return;
     if (len)
         buf[len++] = '.';
+    bool cut = len + klen + 1 > cap;
+    if (cut) {
+        klen = cap - len - 4;
+        while (klen > 0 && ((unsigned char)key[klen] & 0xC0) == 0x80)
+            klen--; /* between characters */
+    }
     memcpy(buf + len, key, klen);
-    buf[len + klen] = '\0';
+    memcpy(buf + len + klen, cut ? "..." : "", cut ? 4 : 1);
 }
 
 void lpot_path_index(char *buf, size_t cap, size_t i)
