@@ -434,3 +434,15 @@ def test_cli_check(tmp_path):
     r = _cli("template", "ptq")
     assert r.returncode == 0 and Config(r.stdout).quantization.approach == \
         "post_training_static_quant"
+
+
+def test_pickle_and_deepcopy_keep_config():
+    import copy
+    import pickle
+
+    cfg = Config(M + "tuning: {random_seed: 5}", filename="conf.yaml")
+    for other in (pickle.loads(pickle.dumps(cfg)), copy.deepcopy(cfg)):
+        assert type(other) is Config and other == cfg and other.filename == "conf.yaml"
+        assert other.tuning.random_seed == 5
+        other.tuning.random_seed = 6
+        assert cfg.tuning.random_seed == 5
