@@ -625,8 +625,9 @@ static void unknown_key(vctx *v, const lpot_node_t *key, const field_t *children
     }
 }
 
-static void bad_choice(vctx *v, const lpot_node_t *at, const char *s, size_t len,
-                       const char *const *choices, const char *what)
+/* "expected one of 'a', 'b', got X[; did you mean 'a'?]" for a value (any kind). */
+static void bad_choice(vctx *v, const lpot_node_t *at, const char *const *choices,
+                       const char *what)
 {
     char list[400];
     size_t b = 0;
@@ -636,14 +637,16 @@ static void bad_choice(vctx *v, const lpot_node_t *at, const char *s, size_t len
     size_t n = 0;
     while (choices[n])
         n++;
-    const char *s2 = closest(s, len, choices, n, sizeof *choices);
+    const char *s2 = is_text(at) ? closest(at->str, at->len, choices, n, sizeof *choices) : NULL;
     char gbuf[128];
-    lpot_node_t tmp = {.kind = LPOT_NODE_STR, .str = s, .len = len};
+    lpot_node_t shown = *at;
+    if (shown.kind == LPOT_NODE_PLAIN)
+        shown.kind = LPOT_NODE_STR; /* a name is text: quote it */
     if (s2)
         verr(v, at, "expected %sone of %s, got %s; did you mean '%s'?", what, list,
-             got(&tmp, gbuf, sizeof gbuf), s2);
+             got(&shown, gbuf, sizeof gbuf), s2);
     else
-        verr(v, at, "expected %sone of %s, got %s", what, list, got(&tmp, gbuf, sizeof gbuf));
+        verr(v, at, "expected %sone of %s, got %s", what, list, got(&shown, gbuf, sizeof gbuf));
 }
 
 /* ---- scalar coercions --------------------------------------------------------- */
@@ -755,16 +758,10 @@ static lpot_node_t *co_num(vctx *v, const field_t *f, const lpot_node_t *in)
 
 static lpot_node_t *co_enum(vctx *v, const field_t *f, const lpot_node_t *in)
 {
-    char gbuf[128];
-    if (!is_text(in)) {
-        verr(v, in, "expected one of the names listed in the docs, got %s",
-             got(in, gbuf, sizeof gbuf));
-        return onode(v, LPOT_NODE_NULL);
-    }
-    for (const char *const *c = f->choices; *c; c++)
+    for (const char *const *c = f->choices; is_text(in) && *c; c++)
         if (strlen(*c) == in->len && memcmp(*c, in->str, in->len) == 0)
             return ostr(v, *c, in->len);
-    bad_choice(v, in, in->str, in->len, f->choices, "");
+    bad_choice(v, in, f->choices, "");
     return onode(v, LPOT_NODE_NULL);
 }
 
@@ -1078,7 +1075,7 @@ static lpot_node_t *v_collection(vctx *v, const field_t *f, const lpot_node_t *i
                 if (strlen(c->name) == k->len && memcmp(c->name, k->str, k->len) == 0)
                     args = c;
             if (!known)
-                bad_choice(v, k, k->str, k->len, f->choices, "a name, ");
+                bad_choice(v, k, f->choices, "a name, ");
             if (args)
                 res = validate(v, args, is_null(val) ? NULL : val, in);
             else if ((f->flags & ARGS_NULL_EMPTY) && is_null(val))

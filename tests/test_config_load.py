@@ -446,3 +446,11 @@ def test_pickle_and_deepcopy_keep_config():
         assert other.tuning.random_seed == 5
         other.tuning.random_seed = 6
         assert cfg.tuning.random_seed == 5
+
+
+def test_enum_given_a_non_name():
+    choices = "'cpu', 'gpu'"
+    assert errors_of({"model": {"name": "m", "framework": "pytorch"}, "device": 5}) == [
+        (0, 0, "device", f"expected one of {choices}, got 5")]
+    assert errors_of(M + "device: [cpu]") == [(2, 9, "device", f"expected one of {choices}, got a list")]
+    assert errors_of(M + "device: 1.5") == [(2, 9, "device", f"expected one of {choices}, got '1.5'")]
