@@ -52,6 +52,7 @@ static const lpot_config_limits_t default_limits = {
     .max_bytes = 8u << 20,
     .max_depth = 64,
     .max_nodes = 1000000,
+    .max_alias_nodes = 100000,
 };
 
 lpot_config_t *lpot_config_create(const lpot_config_limits_t *limits)
@@ -411,6 +412,7 @@ typedef struct {
     size_t nanchors, capanchors;
     lpot_node_t *root;
     int documents;
+    size_t alias_nodes; /* created by alias expansion so far */
 } parser_t;
 
 static void frame_path(const parser_t *p, size_t nframes, char *buf, size_t cap)
@@ -493,8 +495,13 @@ static const char *mark_tag(parser_t *p, const yaml_char_t *tag)
 
 /* Deep copy of an anchored node for an alias; bounded by max_nodes and by
  * the depth it lands at. */
-static lpot_node_t *copy_node(parser_t *p, const lpot_node_t *src, size_t depth, bool *too_deep)
+static lpot_node_t *copy_node(parser_t *p, const lpot_node_t *src, size_t depth, bool *too_deep,
+                              bool *too_many)
 {
+    if (++p->alias_nodes > p->cfg->lim.max_alias_nodes) {
+        *too_many = true;
+        return NULL;
+    }
     lpot_node_t *n = lpot_config_new_node(p->cfg, src->kind);
     if (n == NULL)
         return NULL;
@@ -509,7 +516,7 @@ static lpot_node_t *copy_node(parser_t *p, const lpot_node_t *src, size_t depth,
         return NULL;
     size_t slots = src->kind == LPOT_NODE_MAP ? 2 * src->n : src->n;
     for (size_t i = 0; i < slots; i++) {
-        n->items[i] = copy_node(p, src->items[i], depth + 1, too_deep);
+        n->items[i] = copy_node(p, src->items[i], depth + 1, too_deep, too_many);
         if (n->items[i] == NULL)
             return NULL;
     }
@@ -835,9 +842,16 @@ static lpot_status_t on_event(parser_t *p, const yaml_event_t *ev, bool *stop)
                                          "alias '*%s' refers to no anchor defined before it",
                                          name);
         }
-        bool too_deep = false;
-        lpot_node_t *n = copy_node(p, target, p->nframes, &too_deep);
+        bool too_deep = false, too_many = false;
+        lpot_node_t *n = copy_node(p, target, p->nframes, &too_deep, &too_many);
         if (n == NULL) {
+            if (too_many) {
+                *stop = true;
+                return lpot_config_add_error(cfg, line, col, path,
+                                             "aliases expand to more than %zu values; refusing "
+                                             "to go on (an alias bomb?)",
+                                             cfg->lim.max_alias_nodes);
+            }
             if (too_deep) {
                 *stop = true;
                 return lpot_config_add_error(cfg, line, col, path,

@@ -12,7 +12,7 @@
  * the first YAML syntax error but keeps the structural problems found before
  * it (duplicate keys, tags, limits); validation collects every schema problem
  * up to LPOT_CONFIG_MAX_ERRORS and counts the rest. Hostile input is bounded
- * by lpot_config_limits_t (size, depth, nodes incl. alias expansions). */
+ * by lpot_config_limits_t (size, depth, nodes, alias expansions). */
 #ifndef LPOT_CONFIG_H
 #define LPOT_CONFIG_H
 
@@ -55,6 +55,7 @@ typedef struct {
     size_t max_bytes;  /* input size (default 8 MiB) */
     uint32_t max_depth; /* nesting of collections (default 64) */
     size_t max_nodes;  /* nodes incl. alias copies (default 1,000,000) */
+    size_t max_alias_nodes; /* nodes created by expanding aliases (default 100,000) */
 } lpot_config_limits_t;
 
 typedef struct {

@@ -41,7 +41,9 @@ CASES = {
                    (65, 129)),
     "deep_alias": ("a: &a " + "[" * 60 + "]" * 60 + "\nb: [[[[[[[[*a]]]]]]]]\n",
                    "expands to more than 64 levels", (2, 12)),
-    "billion_laughs": (LAUGHS + M, "more than 1000000 values (counting alias expansions)", None),
+    "billion_laughs": (LAUGHS + M, "aliases expand to more than 100000 values", None),
+    "alias_fanout": ("a: &a [" + ", ".join(["x"] * 1000) + "]\nb: [" + ", ".join(["*a"] * 200)
+                     + "]\n", "aliases expand to more than 100000 values", (2, 401)),
     "undefined_alias": (M + "device: *nope\n", "alias '*nope' refers to no anchor", (2, 9)),
     "self_alias": (M + "x: &a [*a]\n", "alias '*a' refers to no anchor", (2, 8)),
     "two_documents": (M + "---\n" + M, "a second YAML document", (2, 1)),
