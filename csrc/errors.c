@@ -46,3 +46,14 @@ PyObject *lpot_raise(lpot_state *st, lpot_status_t status, const char *fmt, ...)
     Py_DECREF(msg);
     return NULL;
 }
+
+PyObject *lpot_raise_config(lpot_state *st, PyObject *message, PyObject *errors)
+{
+    PyObject *exc = PyObject_CallOneArg(st->ConfigError, message);
+    if (exc == NULL)
+        return NULL;
+    if (PyObject_SetAttrString(exc, "errors", errors) == 0)
+        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+    Py_DECREF(exc);
+    return NULL;
+}

@@ -16,4 +16,8 @@ PyObject *lpot_raise_status(lpot_state *st, lpot_status_t status);
 /* Raise the exception for `status` with a formatted message. */
 PyObject *lpot_raise(lpot_state *st, lpot_status_t status, const char *fmt, ...);
 
+/* Raise ConfigError(message) carrying `.errors` (a list of
+ * (line, column, path, message) tuples). Returns NULL. */
+PyObject *lpot_raise_config(lpot_state *st, PyObject *message, PyObject *errors);
+
 #endif

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "config_py.h"
 #include "errors.h"
 #include "kernels/cpu.h"
 #include "kernels/dispatch.h"
@@ -16,6 +17,7 @@
 
 static int (*const subsystems[])(PyObject *module) = {
     lpot_tune_exec,
+    lpot_config_exec,
     NULL, /* sentinel; add lpot_<name>_exec above it */
 };
 
