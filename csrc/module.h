@@ -23,6 +23,8 @@ typedef struct {
     PyObject *ModelError;
     PyObject *TuningError;
     PyObject *KernelError;
+    /* calibration (observer_py.c) */
+    PyObject *ObserverType;
 } lpot_state;
 
 extern PyModuleDef lpot_module_def;
