@@ -8,6 +8,7 @@
 
 #include "calib.h"
 #include "errors.h"
+#include "kernels/dispatch.h"
 #include "observer_py.h"
 #include "quant.h"
 #include "tensor.h"
@@ -981,7 +982,164 @@ cleanup:
     return res;
 }
 
+/* ---- _kernel: run one kernel of the quant family, 'ref' or 'dispatch' ---- */
+
+static void *vec_data(lpot_state *st, PyObject *o, int typenum, size_t *n, const char *arg)
+{
+    if (!PyArray_Check(o) || PyArray_TYPE((PyArrayObject *)o) != typenum ||
+        PyArray_NDIM((PyArrayObject *)o) != 1 ||
+        !PyArray_IS_C_CONTIGUOUS((PyArrayObject *)o)) {
+        lpot_raise(st, LPOT_ERR_KERNEL, "%s: expected a contiguous 1-D array of type %d", arg,
+                   typenum);
+        return NULL;
+    }
+    *n = (size_t)PyArray_DIM((PyArrayObject *)o, 0);
+    return PyArray_DATA((PyArrayObject *)o);
+}
+
+PyDoc_STRVAR(kernel_doc,
+"_kernel(name, impl, x, scale=None, zero_point=None, per_elem=False, qmin=0,\n"
+"        qmax=255, signed=False, inv_w=1.0, nb=16, src_type=0, stride=1)\n\n"
+"Test hook: run one quantization kernel ('cvt', 'quantize', 'dequantize',\n"
+"'fake_quant', 'requantize', 'minmax_elem', 'hist') on a contiguous 1-D\n"
+"array with impl 'ref' or 'dispatch'.");
+
+static PyObject *py_kernel(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"name", "impl", "x", "scale", "zero_point", "per_elem", "qmin",
+                             "qmax", "signed", "inv_w", "nb", "src_type", "stride", NULL};
+    lpot_state *st = lpot_state_from_module(module);
+    const char *name, *impl;
+    PyObject *xo, *so = Py_None, *zo = Py_None;
+    int per_elem = 0, qmin = 0, qmax = 255, sgn = 0, nb = 16, src_type = 0;
+    float inv_w = 1.0f;
+    Py_ssize_t stride = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "ssO|OOpiipfiin:_kernel", kwlist, &name,
+                                     &impl, &xo, &so, &zo, &per_elem, &qmin, &qmax, &sgn,
+                                     &inv_w, &nb, &src_type, &stride))
+        return NULL;
+    const lpot_kernels_t *k;
+    if (strcmp(impl, "ref") == 0)
+        k = &lpot_kernels_ref;
+    else if (strcmp(impl, "dispatch") == 0)
+        k = &lpot_kernels;
+    else
+        return lpot_raise(st, LPOT_ERR_INVALID, "impl: expected 'dispatch' or 'ref'");
+    size_t n = 0, ns = 0, nz = 0;
+    lpot_qk_params_t p = {NULL, NULL, per_elem, qmin, qmax};
+    int need_q = strcmp(name, "quantize") == 0 || strcmp(name, "dequantize") == 0 ||
+                 strcmp(name, "fake_quant") == 0 || strcmp(name, "requantize") == 0;
+    if (need_q) {
+        if ((p.scale = vec_data(st, so, NPY_FLOAT32, &ns, "scale")) == NULL ||
+            (p.zp = vec_data(st, zo, NPY_INT32, &nz, "zero_point")) == NULL)
+            return NULL;
+    }
+    npy_intp dims[1];
+    if (strcmp(name, "cvt") == 0) {
+        int tn = src_type == 0 ? NPY_FLOAT32 : NPY_UINT16;
+        const void *x = vec_data(st, xo, tn, &n, "x");
+        if (x == NULL)
+            return NULL;
+        size_t m = stride > 0 && n > 0 ? (n - 1) / (size_t)stride + 1 : 0;
+        dims[0] = (npy_intp)m;
+        PyObject *out = PyArray_SimpleNew(1, dims, NPY_FLOAT32);
+        if (out)
+            k->cvt_f32(x, (lpot_src_t)src_type, m, stride,
+                       PyArray_DATA((PyArrayObject *)out));
+        return out;
+    }
+    if (strcmp(name, "dequantize") == 0) {
+        const void *x = vec_data(st, xo, sgn ? NPY_INT8 : NPY_UINT8, &n, "x");
+        if (x == NULL)
+            return NULL;
+        if ((per_elem && (ns < n || nz < n)) || ns == 0 || nz == 0)
+            return lpot_raise(st, LPOT_ERR_INVALID, "scale: too short");
+        dims[0] = (npy_intp)n;
+        PyObject *out = PyArray_SimpleNew(1, dims, NPY_FLOAT32);
+        if (out)
+            k->dequantize(x, sgn, PyArray_DATA((PyArrayObject *)out), n, &p);
+        return out;
+    }
+    if (strcmp(name, "requantize") == 0) {
+        const int32_t *x = vec_data(st, xo, NPY_INT32, &n, "x");
+        if (x == NULL)
+            return NULL;
+        if ((per_elem && (ns < n || nz < n)) || ns == 0 || nz == 0)
+            return lpot_raise(st, LPOT_ERR_INVALID, "scale: too short");
+        dims[0] = (npy_intp)n;
+        PyObject *out = PyArray_SimpleNew(1, dims, sgn ? NPY_INT8 : NPY_UINT8);
+        if (out)
+            k->requantize_s32(x, PyArray_DATA((PyArrayObject *)out), sgn, n, &p);
+        return out;
+    }
+    const float *x = vec_data(st, xo, NPY_FLOAT32, &n, "x");
+    if (x == NULL)
+        return NULL;
+    dims[0] = (npy_intp)n;
+    if (need_q && ((per_elem && (ns < n || nz < n)) || ns == 0 || nz == 0))
+        return lpot_raise(st, LPOT_ERR_INVALID, "scale: too short");
+    if (strcmp(name, "quantize") == 0) {
+        PyObject *out = PyArray_SimpleNew(1, dims, sgn ? NPY_INT8 : NPY_UINT8);
+        if (out)
+            k->quantize_f32(x, PyArray_DATA((PyArrayObject *)out), sgn, n, &p);
+        return out;
+    }
+    if (strcmp(name, "fake_quant") == 0) {
+        PyObject *out = PyArray_SimpleNew(1, dims, NPY_FLOAT32);
+        PyObject *mask = PyArray_SimpleNew(1, dims, NPY_UINT8);
+        if (out && mask) {
+            k->fake_quant_f32(x, PyArray_DATA((PyArrayObject *)out),
+                              PyArray_DATA((PyArrayObject *)mask), n, &p);
+            PyObject *r = PyTuple_Pack(2, out, mask);
+            Py_DECREF(out);
+            Py_DECREF(mask);
+            return r;
+        }
+        Py_XDECREF(out);
+        Py_XDECREF(mask);
+        return NULL;
+    }
+    if (strcmp(name, "minmax_elem") == 0) {
+        PyObject *mn = PyArray_SimpleNew(1, dims, NPY_FLOAT32);
+        PyObject *mx = PyArray_SimpleNew(1, dims, NPY_FLOAT32);
+        if (mn == NULL || mx == NULL) {
+            Py_XDECREF(mn);
+            Py_XDECREF(mx);
+            return NULL;
+        }
+        float *a = PyArray_DATA((PyArrayObject *)mn), *b = PyArray_DATA((PyArrayObject *)mx);
+        for (size_t i = 0; i < n; i++) {
+            a[i] = 0.5f; /* a prior range the data extends */
+            b[i] = 0.5f;
+        }
+        size_t bad = 0;
+        k->minmax_elem_f32(x, n, a, b, &bad);
+        return Py_BuildValue("NNn", mn, mx, (Py_ssize_t)bad);
+    }
+    if (strcmp(name, "hist") == 0) {
+        if (nb < 1 || nb > 65536)
+            return lpot_raise(st, LPOT_ERR_INVALID, "nb: out of range");
+        size_t m = 2 * (size_t)nb + 1;
+        uint32_t *sub = PyMem_Calloc(4 * m, sizeof(uint32_t));
+        if (sub == NULL)
+            return PyErr_NoMemory();
+        k->hist_f32(x, n, inv_w, nb, sub);
+        dims[0] = (npy_intp)m;
+        PyObject *out = PyArray_SimpleNew(1, dims, NPY_UINT64);
+        if (out) {
+            uint64_t *o = PyArray_DATA((PyArrayObject *)out);
+            for (size_t i = 0; i < m; i++)
+                o[i] = (uint64_t)sub[i] + sub[m + i] + sub[2 * m + i] + sub[3 * m + i];
+        }
+        PyMem_Free(sub);
+        return out;
+    }
+    return lpot_raise(st, LPOT_ERR_INVALID, "name: unknown kernel '%s'", name);
+}
+
 static PyMethodDef calib_functions[] = {
+    {"_kernel", (PyCFunction)(void (*)(void))py_kernel, METH_VARARGS | METH_KEYWORDS,
+     kernel_doc},
     {"quantize", (PyCFunction)(void (*)(void))py_quantize, METH_VARARGS | METH_KEYWORDS,
      quantize_doc},
     {"dequantize", (PyCFunction)(void (*)(void))py_dequantize, METH_VARARGS | METH_KEYWORDS,
