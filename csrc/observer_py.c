@@ -52,7 +52,8 @@ static int to_tensor(lpot_state *st, PyObject *obj, const char *arg, int want_fl
             tt = LPOT_T_BF16;
         else if (PyTypeNum_ISNUMBER(type) && !PyTypeNum_ISCOMPLEX(type)) {
             /* ints, bools, float64: documented float32 copy */
-            PyArrayObject *c = (PyArrayObject *)PyArray_FROM_OT((PyObject *)a, NPY_FLOAT32);
+            PyArrayObject *c = (PyArrayObject *)PyArray_FROM_OTF((PyObject *)a, NPY_FLOAT32,
+                                                                 NPY_ARRAY_FORCECAST);
             Py_DECREF(a);
             if (c == NULL)
                 return -1;
@@ -765,7 +766,8 @@ static int get_qargs(lpot_state *st, PyObject *scale, PyObject *zp, const lpot_t
     memset(q, 0, sizeof *q);
     if (dtype == NULL) {
         dtype = "uint8";
-        if (PyArray_Check(zp) && PyArray_TYPE((PyArrayObject *)zp) == NPY_INT8)
+        if ((PyArray_Check(zp) && PyArray_TYPE((PyArrayObject *)zp) == NPY_INT8) ||
+            PyArray_IsScalar(zp, Byte))
             dtype = "int8";
     }
     int dt = lpot_qdtype_from_name(dtype);
