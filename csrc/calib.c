@@ -192,7 +192,15 @@ typedef struct {
     lpot_observer_t *obs;
     float inv_w;
     size_t pending;
+    int with_range; /* also merge the range into bmn[0]/bmx[0] */
 } hist_ctx;
+
+static uint64_t sub_trash(const lpot_observer_t *obs)
+{
+    size_t nb2 = 2 * (size_t)obs->o.bins, s = nb2 + 1;
+    const uint32_t *u = obs->sub;
+    return (uint64_t)u[nb2] + u[s + nb2] + u[2 * s + nb2] + u[3 * s + nb2];
+}
 
 static void hist_flush(lpot_observer_t *obs)
 {
@@ -211,19 +219,55 @@ static int hist_run(void *vctx, const void *x, size_t n, size_t lin, size_t ch, 
 {
     hist_ctx *c = vctx;
     const float *p = x;
+    lpot_observer_t *obs = c->obs;
     (void)lin, (void)ch, (void)per_elem;
     while (n > 0) {
         size_t m = n < HIST_PIECE ? n : HIST_PIECE;
         if (c->pending + m > HIST_PIECE) {
-            hist_flush(c->obs);
+            if (c->with_range)
+                return 1; /* uint32 scratch would overflow: use two passes */
+            hist_flush(obs);
             c->pending = 0;
         }
-        lpot_kernels.hist_f32(p, m, c->inv_w, c->obs->o.bins, c->obs->sub);
+        lpot_kernels.hist_f32(p, m, c->inv_w, obs->o.bins, obs->sub,
+                              c->with_range ? &obs->bmn[0] : NULL,
+                              c->with_range ? &obs->bmx[0] : NULL);
         c->pending += m;
         p += m;
         n -= m;
     }
     return 0;
+}
+
+static void apply_range(lpot_observer_t *obs)
+{
+    for (size_t c = 0; c < obs->nch; c++) {
+        float bl = obs->bmn[c], bh = obs->bmx[c];
+        if (!(bl <= bh))
+            continue; /* channel without finite values */
+        if (obs->o.algo == LPOT_OBS_MOVING_AVERAGE && obs->mn[c] <= obs->mx[c]) {
+            float k = (float)obs->o.averaging_constant;
+            obs->mn[c] = obs->mn[c] + k * (bl - obs->mn[c]);
+            obs->mx[c] = obs->mx[c] + k * (bh - obs->mx[c]);
+        } else {
+            obs->mn[c] = fminf(obs->mn[c], bl);
+            obs->mx[c] = fmaxf(obs->mx[c], bh);
+        }
+    }
+}
+
+static void count_batch(lpot_observer_t *obs, int64_t numel, uint64_t bad)
+{
+    uint64_t finite = (uint64_t)numel - bad;
+    obs->nan_count += bad;
+    obs->count += finite;
+    if (finite > 0)
+        obs->updates++;
+}
+
+static void zero_sub(lpot_observer_t *obs)
+{
+    memset(obs->sub, 0, 4 * (2 * (size_t)obs->o.bins + 1) * sizeof(uint32_t));
 }
 
 lpot_status_t lpot_observer_update(lpot_observer_t *obs, const lpot_tensor_t *x)
@@ -244,38 +288,51 @@ lpot_status_t lpot_observer_update(lpot_observer_t *obs, const lpot_tensor_t *x)
     if (numel == 0)
         return LPOT_OK;
     reset_range(obs->bmn, obs->bmx, obs->nch);
+    int32_t nb = obs->o.bins;
+    if (obs->hist && obs->T > 0.0) {
+        /* one pass: histogram at the current T and the batch range; redo
+         * the histogram only when the batch did not fit (T grows) */
+        hist_ctx hc = {obs, (float)((double)nb / obs->T), 0, 1};
+        if (lpot_tensor_foreach(x, -1, hist_run, &hc) == 0) {
+            uint64_t bad = sub_trash(obs);
+            count_batch(obs, numel, bad);
+            if ((uint64_t)numel == bad) {
+                zero_sub(obs);
+                return LPOT_OK;
+            }
+            apply_range(obs);
+            double amax = fmax(fabs((double)obs->bmn[0]), fabs((double)obs->bmx[0]));
+            if (amax < obs->T) {
+                hist_flush(obs);
+                return LPOT_OK;
+            }
+            zero_sub(obs);
+            hist_grow_to(obs->hist, nb, &obs->T, pow2_above(amax));
+            hist_ctx h2 = {obs, (float)((double)nb / obs->T), 0, 0};
+            lpot_tensor_foreach(x, -1, hist_run, &h2);
+            hist_flush(obs);
+            return LPOT_OK;
+        }
+        zero_sub(obs); /* > 2^30 values: fall through to two passes */
+        reset_range(obs->bmn, obs->bmx, obs->nch);
+    }
     range_ctx rc = {obs, 0};
     lpot_tensor_foreach(x, obs->axis, range_run, &rc);
-    uint64_t finite = (uint64_t)numel - rc.bad;
-    obs->nan_count += rc.bad;
-    obs->count += finite;
-    if (finite == 0)
+    count_batch(obs, numel, rc.bad);
+    if ((uint64_t)numel == rc.bad)
         return LPOT_OK;
-    obs->updates++;
-    for (size_t c = 0; c < obs->nch; c++) {
-        float bl = obs->bmn[c], bh = obs->bmx[c];
-        if (!(bl <= bh))
-            continue; /* channel without finite values */
-        if (obs->o.algo == LPOT_OBS_MOVING_AVERAGE && obs->mn[c] <= obs->mx[c]) {
-            float k = (float)obs->o.averaging_constant;
-            obs->mn[c] = obs->mn[c] + k * (bl - obs->mn[c]);
-            obs->mx[c] = obs->mx[c] + k * (bh - obs->mx[c]);
-        } else {
-            obs->mn[c] = fminf(obs->mn[c], bl);
-            obs->mx[c] = fmaxf(obs->mx[c], bh);
-        }
-    }
+    apply_range(obs);
     if (obs->hist == NULL)
         return LPOT_OK;
+    uint64_t finite = (uint64_t)numel - rc.bad;
     double amax = fmax(fabs((double)obs->bmn[0]), fabs((double)obs->bmx[0]));
-    int32_t nb = obs->o.bins;
     if (amax == 0.0) {
         obs->hist[nb] += finite;
         return LPOT_OK;
     }
     if (amax >= obs->T)
         hist_grow_to(obs->hist, nb, &obs->T, pow2_above(amax));
-    hist_ctx hc = {obs, (float)((double)nb / obs->T), 0};
+    hist_ctx hc = {obs, (float)((double)nb / obs->T), 0, 0};
     lpot_tensor_foreach(x, -1, hist_run, &hc);
     hist_flush(obs);
     return LPOT_OK;

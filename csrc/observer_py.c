@@ -1125,7 +1125,8 @@ static PyObject *py_kernel(PyObject *module, PyObject *args, PyObject *kwargs)
         uint32_t *sub = PyMem_Calloc(4 * m, sizeof(uint32_t));
         if (sub == NULL)
             return PyErr_NoMemory();
-        k->hist_f32(x, n, inv_w, nb, sub);
+        float lo = INFINITY, hi = -INFINITY;
+        k->hist_f32(x, n, inv_w, nb, sub, &lo, &hi);
         dims[0] = (npy_intp)m;
         PyObject *out = PyArray_SimpleNew(1, dims, NPY_UINT64);
         if (out) {
@@ -1134,7 +1135,7 @@ static PyObject *py_kernel(PyObject *module, PyObject *args, PyObject *kwargs)
                 o[i] = (uint64_t)sub[i] + sub[m + i] + sub[2 * m + i] + sub[3 * m + i];
         }
         PyMem_Free(sub);
-        return out;
+        return out ? Py_BuildValue("Nff", out, lo, hi) : NULL;
     }
     return lpot_raise(st, LPOT_ERR_INVALID, "name: unknown kernel '%s'", name);
 }

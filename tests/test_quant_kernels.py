@@ -123,10 +123,13 @@ def test_minmax_elem_vector_equals_ref(n):
 def test_hist_vector_equals_ref(n, nb):
     x = data(n, 11 * n)
     inv_w = np.float32(nb / 8.0)
-    r = E._kernel("hist", "ref", x, inv_w=float(inv_w), nb=nb)
-    v = E._kernel("hist", "dispatch", x, inv_w=float(inv_w), nb=nb)
+    r, rlo, rhi = E._kernel("hist", "ref", x, inv_w=float(inv_w), nb=nb)
+    v, vlo, vhi = E._kernel("hist", "dispatch", x, inv_w=float(inv_w), nb=nb)
     np.testing.assert_array_equal(r, v)
     fin = np.isfinite(x)
+    assert (rlo, rhi) == (vlo, vhi)
+    if fin.any():
+        assert (rlo, rhi) == (x[fin].min(), x[fin].max())
     with np.errstate(over="ignore"):
         k = np.clip(np.floor(x[fin] * inv_w), -nb, nb - 1).astype(np.int64) + nb
     want = np.bincount(k, minlength=2 * nb + 1)

@@ -58,9 +58,11 @@ typedef void (*lpot_minmax_elem_f32_fn)(const float *x, size_t n, float *mn, flo
                                         size_t *nonfinite);
 /* Histogram: bin k = floor(x * inv_w) + nb, clamped to [0, 2nb); non-finite
  * values go to bin 2nb. Counts go to 4 interleaved uint32 sub-histograms
- * sub[j * (2nb + 1) + k] (zeroed by the caller, who sums them; n < 2^32). */
+ * sub[j * (2nb + 1) + k] (zeroed by the caller, who sums them; n < 2^32).
+ * When mn/mx are not NULL the range of the finite values is merged into
+ * them in the same pass (the caller checks afterwards that it fit). */
 typedef void (*lpot_hist_f32_fn)(const float *x, size_t n, float inv_w, int32_t nb,
-                                 uint32_t *sub);
+                                 uint32_t *sub, float *mn, float *mx);
 
 typedef struct {
     lpot_minmax_f32_fn minmax_f32;
@@ -104,7 +106,7 @@ void lpot_minmax_f32_avx512(const float *x, size_t n, ptrdiff_t stride,
     void lpot_minmax_elem_f32_##isa(const float *x, size_t n, float *mn,           \
                                     float *mx, size_t *nonfinite);                 \
     void lpot_hist_f32_##isa(const float *x, size_t n, float inv_w, int32_t nb,    \
-                             uint32_t *sub);
+                             uint32_t *sub, float *mn, float *mx);
 LPOT_QUANT_KERNELS(ref)
 LPOT_QUANT_KERNELS(avx2)
 LPOT_QUANT_KERNELS(avx512)

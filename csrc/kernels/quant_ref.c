@@ -129,19 +129,27 @@ void lpot_minmax_elem_f32_ref(const float *x, size_t n, float *mn, float *mx,
     *nonfinite += bad;
 }
 
-void lpot_hist_f32_ref(const float *x, size_t n, float inv_w, int32_t nb, uint32_t *sub)
+void lpot_hist_f32_ref(const float *x, size_t n, float inv_w, int32_t nb, uint32_t *sub,
+                       float *mn, float *mx)
 {
     const float lo = (float)-nb, hi = (float)(nb - 1);
+    float rl = mn ? *mn : 0.0f, rh = mx ? *mx : 0.0f;
     for (size_t i = 0; i < n; i++) {
         float v = x[i];
         int32_t k;
         if (!isfinite(v)) {
             k = 2 * nb;
         } else {
+            rl = v < rl ? v : rl;
+            rh = v > rh ? v : rh;
             float f = floorf(v * inv_w);
             f = f < lo ? lo : f > hi ? hi : f;
             k = (int32_t)f + nb;
         }
         sub[k]++;
+    }
+    if (mn) {
+        *mn = rl;
+        *mx = rh;
     }
 }

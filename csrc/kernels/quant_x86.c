@@ -163,8 +163,10 @@ AVX2 void lpot_minmax_elem_f32_avx2(const float *x, size_t n, float *mn, float *
     lpot_minmax_elem_f32_ref(x + i, n - i, mn + i, mx + i, nonfinite);
 }
 
-AVX2 void lpot_hist_f32_avx2(const float *x, size_t n, float inv_w, int32_t nb, uint32_t *sub)
+AVX2 void lpot_hist_f32_avx2(const float *x, size_t n, float inv_w, int32_t nb, uint32_t *sub,
+                             float *mn, float *mx)
 {
+    __m256 rl = _mm256_set1_ps(mn ? *mn : 0.0f), rh = _mm256_set1_ps(mx ? *mx : 0.0f);
     const __m256 inf = _mm256_set1_ps(__builtin_inff());
     const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     const __m256 vinv = _mm256_set1_ps(inv_w), lo = _mm256_set1_ps((float)-nb),
@@ -177,6 +179,10 @@ AVX2 void lpot_hist_f32_avx2(const float *x, size_t n, float inv_w, int32_t nb, 
     for (; i + 8 <= n; i += 8) {
         __m256 v = _mm256_loadu_ps(x + i);
         __m256 fin = _mm256_cmp_ps(_mm256_and_ps(v, absmask), inf, _CMP_LT_OQ);
+        if (mn) {
+            rl = _mm256_min_ps(rl, _mm256_blendv_ps(rl, v, fin));
+            rh = _mm256_max_ps(rh, _mm256_blendv_ps(rh, v, fin));
+        }
         __m256 f = _mm256_floor_ps(_mm256_mul_ps(v, vinv));
         f = _mm256_min_ps(_mm256_max_ps(f, lo), hi);
         __m256i k = _mm256_add_epi32(_mm256_cvtps_epi32(f), off);
@@ -192,7 +198,16 @@ AVX2 void lpot_hist_f32_avx2(const float *x, size_t n, float inv_w, int32_t nb, 
         h2[idx[6]]++;
         h3[idx[7]]++;
     }
-    lpot_hist_f32_ref(x + i, n - i, inv_w, nb, sub);
+    if (mn) {
+        float l[8], h[8];
+        _mm256_storeu_ps(l, rl);
+        _mm256_storeu_ps(h, rh);
+        for (int k = 0; k < 8; k++) {
+            *mn = l[k] < *mn ? l[k] : *mn;
+            *mx = h[k] > *mx ? h[k] : *mx;
+        }
+    }
+    lpot_hist_f32_ref(x + i, n - i, inv_w, nb, sub, mn, mx);
 }
 
 /* -------------------------------------------------------------- AVX-512 */
@@ -341,8 +356,9 @@ AVX512 void lpot_minmax_elem_f32_avx512(const float *x, size_t n, float *mn, flo
 }
 
 AVX512 void lpot_hist_f32_avx512(const float *x, size_t n, float inv_w, int32_t nb,
-                                 uint32_t *sub)
+                                 uint32_t *sub, float *mn, float *mx)
 {
+    __m512 rl = _mm512_set1_ps(mn ? *mn : 0.0f), rh = _mm512_set1_ps(mx ? *mx : 0.0f);
     const __m512 inf = _mm512_set1_ps(__builtin_inff());
     const __m512 vinv = _mm512_set1_ps(inv_w), lo = _mm512_set1_ps((float)-nb),
                  hi = _mm512_set1_ps((float)(nb - 1));
@@ -353,6 +369,8 @@ AVX512 void lpot_hist_f32_avx512(const float *x, size_t n, float inv_w, int32_t 
     for (; i + 16 <= n; i += 16) {
         __m512 v = _mm512_loadu_ps(x + i);
         __mmask16 fin = _mm512_cmp_ps_mask(_mm512_abs_ps(v), inf, _CMP_LT_OQ);
+        rl = _mm512_mask_min_ps(rl, fin, rl, v);
+        rh = _mm512_mask_max_ps(rh, fin, rh, v);
         __m512 f = _mm512_roundscale_ps(_mm512_mul_ps(v, vinv),
                                         _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
         f = _mm512_min_ps(_mm512_max_ps(f, lo), hi);
@@ -361,6 +379,11 @@ AVX512 void lpot_hist_f32_avx512(const float *x, size_t n, float inv_w, int32_t 
         for (int j = 0; j < 16; j++)
             sub[(size_t)(j & 3) * stride + (size_t)idx[j]]++;
     }
-    lpot_hist_f32_ref(x + i, n - i, inv_w, nb, sub);
+    if (mn) {
+        float l = _mm512_reduce_min_ps(rl), h = _mm512_reduce_max_ps(rh);
+        *mn = l < *mn ? l : *mn;
+        *mx = h > *mx ? h : *mx;
+    }
+    lpot_hist_f32_ref(x + i, n - i, inv_w, nb, sub, mn, mx);
 }
 #endif
