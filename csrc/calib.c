@@ -404,6 +404,7 @@ typedef struct {
     const uint64_t *src; /* bins */
     size_t m;            /* number of bins */
     double *pc, *pcl;    /* prefix: counts, c log c (m + 1) */
+    double *logn;        /* log(k) for k <= m */
     uint64_t *pnz;       /* prefix: nonzero bins */
     double total;
 } kl_tab;
@@ -412,7 +413,7 @@ static lpot_status_t kl_tab_init(kl_tab *t, const uint64_t *src, size_t m)
 {
     t->src = src;
     t->m = m;
-    t->pc = malloc((m + 1) * 2 * sizeof(double));
+    t->pc = malloc((m + 1) * 3 * sizeof(double));
     t->pnz = malloc((m + 1) * sizeof(uint64_t));
     if (t->pc == NULL || t->pnz == NULL) {
         free(t->pc);
@@ -420,6 +421,10 @@ static lpot_status_t kl_tab_init(kl_tab *t, const uint64_t *src, size_t m)
         return lpot_set_error(LPOT_ERR_NOMEM, "compute: out of memory");
     }
     t->pcl = t->pc + m + 1;
+    t->logn = t->pc + 2 * (m + 1);
+    t->logn[0] = 0.0;
+    for (size_t k = 1; k <= m; k++)
+        t->logn[k] = log((double)k);
     t->pc[0] = t->pcl[0] = 0.0;
     t->pnz[0] = 0;
     for (size_t j = 0; j < m; j++) {
@@ -454,26 +459,38 @@ static double kl_window(const kl_tab *t, size_t a, size_t b, int nq)
     } else {
         plogp += xlogx(se0 + outL) - xlogx(se0) + xlogx(se1 + outR) - xlogx(se1);
     }
-    double cross = 0.0; /* sum_j p_j log q_j */
+    /* sum_j p_j log q_j, q_j = qsum_g / qnz_g over the non-empty bins of
+     * group g; group g = source bins [ceil(g L / nq), ceil((g + 1) L / nq)),
+     * boundaries stepped without divisions */
+    double cross = 0.0, pall = 0.0;
     size_t g_last = (size_t)(((uint64_t)(L - 1) * (uint64_t)nq) / L);
+    uint64_t qd = L / (uint64_t)nq, rm = L % (uint64_t)nq;
+    uint64_t e = (L + (uint64_t)nq - 1) / (uint64_t)nq, r = (L + (uint64_t)nq - 1) % (uint64_t)nq;
+    size_t s = 0;
     for (int g = 0; g < nq; g++) {
-        size_t s = (size_t)(((uint64_t)g * L + (uint64_t)nq - 1) / (uint64_t)nq);
-        size_t e = (size_t)(((uint64_t)(g + 1) * L + (uint64_t)nq - 1) / (uint64_t)nq);
-        if (e > L)
-            e = L;
-        if (s >= e)
-            continue;
-        double qsum = t->pc[a + e] - t->pc[a + s];
-        double qnz = (double)(t->pnz[a + e] - t->pnz[a + s]);
-        if (qnz == 0.0)
-            continue;
-        double psum = qsum;
-        if (g == 0)
-            psum += outL;
-        if ((size_t)g == g_last)
-            psum += outR;
-        cross += psum * log(qsum / qnz / zq);
+        size_t ee = e > L ? L : (size_t)e;
+        if (s < ee) {
+            uint64_t qnz = t->pnz[a + ee] - t->pnz[a + s];
+            if (qnz != 0) {
+                double qsum = t->pc[a + ee] - t->pc[a + s];
+                double psum = qsum;
+                if (g == 0)
+                    psum += outL;
+                if ((size_t)g == g_last)
+                    psum += outR;
+                cross += psum * (log(qsum) - t->logn[qnz]);
+                pall += psum;
+            }
+        }
+        s = ee;
+        e += qd;
+        r += rm;
+        if (r >= (uint64_t)nq) {
+            r -= (uint64_t)nq;
+            e++;
+        }
     }
+    cross -= pall * log(zq);
     /* sum P log(P/Q) with P = p/zp: (plogp/zp - log zp) - cross/zp */
     return (plogp - cross) / zp - log(zp);
 }

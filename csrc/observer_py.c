@@ -41,6 +41,14 @@ static int to_tensor(lpot_state *st, PyObject *obj, const char *arg, int want_fl
         if (a == NULL)
             return -1;
     }
+    if (!PyArray_ISNOTSWAPPED(a) && PyArray_DESCR(a)->kind != 'V') { /* byte-swapped */
+        PyArrayObject *c = (PyArrayObject *)PyArray_FROM_OTF(
+            (PyObject *)a, PyArray_TYPE(a), NPY_ARRAY_NOTSWAPPED | NPY_ARRAY_FORCECAST);
+        Py_DECREF(a);
+        if (c == NULL)
+            return -1;
+        a = c;
+    }
     int type = PyArray_TYPE(a);
     lpot_ttype_t tt;
     if (want_float) {
@@ -60,9 +68,9 @@ static int to_tensor(lpot_state *st, PyObject *obj, const char *arg, int want_fl
             a = c;
             tt = LPOT_T_F32;
         } else {
-            Py_DECREF(a);
             lpot_raise(st, LPOT_ERR_KERNEL, "%s: expected a real numeric array, got dtype %R",
-                       arg, (PyObject *)PyArray_DESCR((PyArrayObject *)obj));
+                       arg, (PyObject *)PyArray_DESCR(a));
+            Py_DECREF(a);
             return -1;
         }
     } else {
@@ -209,6 +217,10 @@ static int obs_init(PyObject *self, PyObject *args, PyObject *kwargs)
     double pct = 99.999, avg = 0.01;
     if (st == NULL)
         return -1;
+    if (o->busy) {
+        lpot_raise(st, LPOT_ERR_INVALID, "observer: in use by another thread");
+        return -1;
+    }
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|sssO$ppsidd:Observer", kwlist, &algo,
                                      &dtype, &scheme, &axis, &rr, &narrow, &conv, &bins, &pct,
                                      &avg))
@@ -409,6 +421,8 @@ static PyObject *obs_merge(PyObject *self, PyObject *other)
     if (!PyObject_TypeCheck(other, Py_TYPE(self)))
         return lpot_raise(st, LPOT_ERR_INVALID, "other: expected an Observer, got %T", other);
     ObserverObject *p = (ObserverObject *)other;
+    if (o->busy || p->busy)
+        return lpot_raise(st, LPOT_ERR_INVALID, "observer: in use by another thread");
     if (p->obs == NULL)
         Py_RETURN_NONE;
     lpot_obs_state_t v;
@@ -450,6 +464,10 @@ static PyObject *obs_to_dict(PyObject *self, PyObject *Py_UNUSED(ignored))
 {
     ObserverObject *o = (ObserverObject *)self;
     const lpot_obs_opts_t *op = &o->opts;
+    if (o->busy) {
+        lpot_state *st = lpot_state_from_type(Py_TYPE(self));
+        return st ? lpot_raise(st, LPOT_ERR_INVALID, "observer: in use by another thread") : NULL;
+    }
     PyObject *d = Py_BuildValue(
         "{s:i,s:s,s:s,s:s,s:O,s:O,s:O,s:s,s:i,s:d,s:d}", "version", 1, "algorithm",
         lpot_obs_algo_name(op->algo), "dtype", lpot_qdtype_name(op->q.dtype), "scheme",

@@ -215,6 +215,15 @@ def test_quantize_errors_name_the_argument():
         calib.quantize(np.array(["a"]), 1.0, 0)
 
 
+def test_byte_swapped_input():
+    x = np.linspace(-2, 2, 50).astype(">f4")
+    np.testing.assert_array_equal(calib.quantize(x, 0.1, 20),
+                                  calib.quantize(x.astype("<f4"), 0.1, 20))
+    q = calib.quantize(x, 0.1, np.int8(3))
+    np.testing.assert_array_equal(calib.dequantize(q.astype(q.dtype.newbyteorder()), 0.1, np.int8(3)),
+                                  calib.dequantize(q, 0.1, np.int8(3)))
+
+
 def test_int_and_0d_and_empty_inputs():
     assert calib.quantize(np.float32(2.6), 1.0, 0).shape == ()
     assert int(calib.quantize(np.float32(2.5), 1.0, 0)) == 2  # half to even

@@ -11,6 +11,17 @@
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
 #define AVX512 __attribute__((target("avx512f,avx512bw,f16c")))
 
+/* The parameters for the tail starting at element i (handed to _ref). */
+static inline lpot_qk_params_t qk_at(const lpot_qk_params_t *p, size_t i)
+{
+    lpot_qk_params_t t = *p;
+    if (p->per_elem) {
+        t.scale += i;
+        t.zp += i;
+    }
+    return t;
+}
+
 /* ---------------------------------------------------------------- AVX2 */
 
 AVX2 void lpot_cvt_f32_avx2(const void *src, lpot_src_t type, size_t n, ptrdiff_t stride,
@@ -73,11 +84,7 @@ AVX2 void lpot_quantize_f32_avx2(const float *x, void *y, int is_signed, size_t 
         __m256 v = _mm256_div_ps(_mm256_loadu_ps(x + i), ld_scale(p, i));
         store8(y, i, is_signed, round_clamp(v, ld_zp(p, i), p));
     }
-    lpot_qk_params_t t = *p;
-    if (p->per_elem) {
-        t.scale += i;
-        t.zp += i;
-    }
+    lpot_qk_params_t t = qk_at(p, i);
     lpot_quantize_f32_ref(x + i, (char *)y + i, is_signed, n - i, &t);
 }
 
@@ -92,11 +99,7 @@ AVX2 void lpot_dequantize_avx2(const void *q, int is_signed, float *y, size_t n,
         __m256 d = _mm256_sub_ps(_mm256_cvtepi32_ps(w), _mm256_cvtepi32_ps(ld_zp(p, i)));
         _mm256_storeu_ps(y + i, _mm256_mul_ps(d, ld_scale(p, i)));
     }
-    lpot_qk_params_t t = *p;
-    if (p->per_elem) {
-        t.scale += i;
-        t.zp += i;
-    }
+    lpot_qk_params_t t = qk_at(p, i);
     lpot_dequantize_ref(b + i, is_signed, y + i, n - i, &t);
 }
 
@@ -120,11 +123,7 @@ AVX2 void lpot_fake_quant_f32_avx2(const float *x, float *y, uint8_t *mask, size
                 mask[i + (size_t)k] = (uint8_t)((m >> k) & 1u);
         }
     }
-    lpot_qk_params_t t = *p;
-    if (p->per_elem) {
-        t.scale += i;
-        t.zp += i;
-    }
+    lpot_qk_params_t t = qk_at(p, i);
     lpot_fake_quant_f32_ref(x + i, y + i, mask ? mask + i : NULL, n - i, &t);
 }
 
@@ -137,11 +136,7 @@ AVX2 void lpot_requantize_s32_avx2(const int32_t *x, void *y, int is_signed, siz
         v = _mm256_mul_ps(v, ld_scale(p, i));
         store8(y, i, is_signed, round_clamp(v, ld_zp(p, i), p));
     }
-    lpot_qk_params_t t = *p;
-    if (p->per_elem) {
-        t.scale += i;
-        t.zp += i;
-    }
+    lpot_qk_params_t t = qk_at(p, i);
     lpot_requantize_s32_ref(x + i, (char *)y + i, is_signed, n - i, &t);
 }
 
@@ -266,11 +261,7 @@ AVX512 void lpot_quantize_f32_avx512(const float *x, void *y, int is_signed, siz
                          _mm512_cvtepi32_epi8(round_clamp16(v, ld_zp16(p, i), p)));
     }
     (void)is_signed;
-    lpot_qk_params_t t = *p;
-    if (p->per_elem) {
-        t.scale += i;
-        t.zp += i;
-    }
+    lpot_qk_params_t t = qk_at(p, i);
     lpot_quantize_f32_ref(x + i, (char *)y + i, is_signed, n - i, &t);
 }
 
@@ -285,11 +276,7 @@ AVX512 void lpot_dequantize_avx512(const void *q, int is_signed, float *y, size_
         __m512 d = _mm512_sub_ps(_mm512_cvtepi32_ps(w), _mm512_cvtepi32_ps(ld_zp16(p, i)));
         _mm512_storeu_ps(y + i, _mm512_mul_ps(d, ld_scale16(p, i)));
     }
-    lpot_qk_params_t t = *p;
-    if (p->per_elem) {
-        t.scale += i;
-        t.zp += i;
-    }
+    lpot_qk_params_t t = qk_at(p, i);
     lpot_dequantize_ref(b + i, is_signed, y + i, n - i, &t);
 }
 
@@ -312,11 +299,7 @@ AVX512 void lpot_fake_quant_f32_avx512(const float *x, float *y, uint8_t *mask, 
                              _mm512_cvtepi32_epi8(_mm512_maskz_set1_epi32(in, 1)));
         }
     }
-    lpot_qk_params_t t = *p;
-    if (p->per_elem) {
-        t.scale += i;
-        t.zp += i;
-    }
+    lpot_qk_params_t t = qk_at(p, i);
     lpot_fake_quant_f32_ref(x + i, y + i, mask ? mask + i : NULL, n - i, &t);
 }
 
@@ -330,11 +313,7 @@ AVX512 void lpot_requantize_s32_avx512(const int32_t *x, void *y, int is_signed,
         _mm_storeu_si128((__m128i *)((char *)y + i),
                          _mm512_cvtepi32_epi8(round_clamp16(v, ld_zp16(p, i), p)));
     }
-    lpot_qk_params_t t = *p;
-    if (p->per_elem) {
-        t.scale += i;
-        t.zp += i;
-    }
+    lpot_qk_params_t t = qk_at(p, i);
     lpot_requantize_s32_ref(x + i, (char *)y + i, is_signed, n - i, &t);
 }
 
