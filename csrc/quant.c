@@ -89,7 +89,9 @@ static void params_onnx(const lpot_qopts_t *o, int32_t qmin, int32_t qmax, float
 static void params_torch(const lpot_qopts_t *o, int32_t qmin, int32_t qmax, float rmin,
                          float rmax, float *scale, int32_t *zp)
 {
-    int custom = o->narrow; /* a non-default quant_min/quant_max */
+    /* a non-default quant_min/quant_max; torch refuses reduce_range with
+     * symmetric quint8, lpot takes it as the custom range [0, 127] */
+    int custom = o->narrow || (o->reduce_range && o->dtype == LPOT_QDT_UINT8);
     if (o->symmetric) {
         float a = fmaxf(-rmin, rmax);
         float s = a / ((float)(qmax - qmin) / 2.0f);

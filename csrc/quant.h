@@ -24,6 +24,8 @@
  *  sym: scale          2*amax / (qmax - qmin)  (float64)   amax / ((qmax - qmin) / 2) (float32)
  *  sym: zero point     round_half_even((qmin+qmax)/2):     uint8: 128 (custom range:
  *                      int8 0, uint8 128 (reduce: 64)      floor((qmin+qmax)/2)); int8: 0
+ *                                                          (torch refuses reduce_range
+ *                                                          with sym uint8; lpot: 63)
  *  asym: scale         (rmax - rmin) / (qmax - qmin)       same, in float32
  *                      in float64, stored as float32
  *  asym: zero point    round(qmin - rmin / scale64)        clamp(qmin - round(rmin / scale32))

@@ -91,6 +91,23 @@ def test_per_channel_qparams_and_errors():
         calib.qparams(0.0, 1.0, convention="tf")
 
 
+@settings(max_examples=200, deadline=None)
+@given(a=st.floats(-1e6, 1e6, width=32), b=st.floats(-1e6, 1e6, width=32),
+       dtype=st.sampled_from(["uint8", "int8"]), sym=st.booleans(), rr=st.booleans(),
+       conv=st.sampled_from(["onnx", "torch"]))
+def test_zero_point_in_range_and_zero_exact(a, b, dtype, sym, rr, conv):
+    lo, hi = min(a, b), max(a, b)
+    s, z = calib.qparams(lo, hi, dtype=dtype, scheme="sym" if sym else "asym",
+                         reduce_range=rr, convention=conv)
+    qmax = 127 if dtype == "int8" or rr else 255
+    if dtype == "int8" and rr:
+        qmax = 64 if conv == "onnx" else 63
+    qmin = 0 if dtype == "uint8" else (-64 if rr else -128)
+    assert qmin <= int(z) <= qmax and s > 0
+    assert calib.dequantize(np.array([z]), s, z)[0] == 0.0
+    assert calib.quantize(np.float32(0.0), s, z) == z
+
+
 # ---- quantize / dequantize vs onnx.reference --------------------------------
 
 def onnx_ref(op, x, scale, zp, axis=1):
