@@ -419,3 +419,19 @@ def test_repr_and_properties():
     assert (o.algorithm, o.dtype, o.scheme, o.axis, o.convention) == ("percentile", "int8", "sym", None, "onnx")
     assert "Observer('percentile'" in repr(o)
     assert calib.Observer("entropy").algorithm == "kl"
+
+
+@pytest.mark.parametrize("algo", ["kl", "percentile", "mse", "minmax"])
+def test_views_and_half_precision_observe_like_float32_copies(algo):
+    ml = pytest.importorskip("ml_dtypes")
+    rng = np.random.default_rng(14)
+    base = (rng.standard_normal((40, 70)) * 3).astype(np.float32)
+    views = [base[::2, 1::3], base.T, base[::-1, ::-5]]
+    for t in (np.float16, ml.bfloat16):
+        views.append(base.astype(t)[:, ::2])
+    a = calib.Observer(algo)
+    b = calib.Observer(algo)
+    for v in views:
+        a.update(v)
+        b.update(np.ascontiguousarray(v).astype(np.float32))
+    assert a.to_dict() == b.to_dict()
