@@ -16,7 +16,7 @@ struct lpot_observer {
     uint64_t updates, count, nan_count;
     double T;         /* histogram half range, power of two (0 = unset) */
     uint64_t *hist;   /* 2 * bins */
-    uint32_t *sub;    /* 4 * (2 * bins + 1) kernel scratch, kept zeroed */
+    uint32_t *sub;    /* LPOT_HIST_SUBS * (2 * bins + 1) kernel scratch, kept zeroed */
 };
 
 static const char *const algo_names[LPOT_OBS_COUNT_] = {
@@ -111,7 +111,7 @@ lpot_status_t lpot_observer_create(const lpot_obs_opts_t *o, int axis, size_t nc
     if (hist) {
         size_t nb = (size_t)o->bins;
         obs->hist = calloc(2 * nb, sizeof(uint64_t));
-        obs->sub = calloc(4 * (2 * nb + 1), sizeof(uint32_t));
+        obs->sub = calloc(LPOT_HIST_SUBS * (2 * nb + 1), sizeof(uint32_t));
         if (obs->hist == NULL || obs->sub == NULL)
             goto nomem;
     }
@@ -199,18 +199,21 @@ static uint64_t sub_trash(const lpot_observer_t *obs)
 {
     size_t nb2 = 2 * (size_t)obs->o.bins, s = nb2 + 1;
     const uint32_t *u = obs->sub;
-    return (uint64_t)u[nb2] + u[s + nb2] + u[2 * s + nb2] + u[3 * s + nb2];
+    uint64_t c = 0;
+    for (size_t j = 0; j < LPOT_HIST_SUBS; j++)
+        c += u[j * s + nb2];
+    return c;
 }
 
 static void hist_flush(lpot_observer_t *obs)
 {
     size_t nb2 = 2 * (size_t)obs->o.bins, s = nb2 + 1;
     uint32_t *u = obs->sub;
-    for (size_t k = 0; k < nb2; k++) {
-        obs->hist[k] += (uint64_t)u[k] + u[s + k] + u[2 * s + k] + u[3 * s + k];
-        u[k] = u[s + k] = u[2 * s + k] = u[3 * s + k] = 0;
+    for (size_t j = 0; j < LPOT_HIST_SUBS; j++, u += s) {
+        for (size_t k = 0; k < nb2; k++)
+            obs->hist[k] += u[k];
+        memset(u, 0, s * sizeof(uint32_t));
     }
-    u[nb2] = u[s + nb2] = u[2 * s + nb2] = u[3 * s + nb2] = 0;
 }
 
 #define HIST_PIECE ((size_t)1 << 30)
@@ -267,7 +270,7 @@ static void count_batch(lpot_observer_t *obs, int64_t numel, uint64_t bad)
 
 static void zero_sub(lpot_observer_t *obs)
 {
-    memset(obs->sub, 0, 4 * (2 * (size_t)obs->o.bins + 1) * sizeof(uint32_t));
+    memset(obs->sub, 0, LPOT_HIST_SUBS * (2 * (size_t)obs->o.bins + 1) * sizeof(uint32_t));
 }
 
 lpot_status_t lpot_observer_update(lpot_observer_t *obs, const lpot_tensor_t *x)

@@ -1140,7 +1140,7 @@ static PyObject *py_kernel(PyObject *module, PyObject *args, PyObject *kwargs)
         if (nb < 1 || nb > 65536)
             return lpot_raise(st, LPOT_ERR_INVALID, "nb: out of range");
         size_t m = 2 * (size_t)nb + 1;
-        uint32_t *sub = PyMem_Calloc(4 * m, sizeof(uint32_t));
+        uint32_t *sub = PyMem_Calloc(LPOT_HIST_SUBS * m, sizeof(uint32_t));
         if (sub == NULL)
             return PyErr_NoMemory();
         float lo = INFINITY, hi = -INFINITY;
@@ -1149,8 +1149,11 @@ static PyObject *py_kernel(PyObject *module, PyObject *args, PyObject *kwargs)
         PyObject *out = PyArray_SimpleNew(1, dims, NPY_UINT64);
         if (out) {
             uint64_t *o = PyArray_DATA((PyArrayObject *)out);
-            for (size_t i = 0; i < m; i++)
-                o[i] = (uint64_t)sub[i] + sub[m + i] + sub[2 * m + i] + sub[3 * m + i];
+            for (size_t i = 0; i < m; i++) {
+                o[i] = 0;
+                for (size_t j = 0; j < LPOT_HIST_SUBS; j++)
+                    o[i] += sub[j * m + i];
+            }
         }
         PyMem_Free(sub);
         return out ? Py_BuildValue("Nff", out, lo, hi) : NULL;

@@ -57,10 +57,13 @@ typedef void (*lpot_requantize_s32_fn)(const int32_t *x, void *y, int is_signed,
 typedef void (*lpot_minmax_elem_f32_fn)(const float *x, size_t n, float *mn, float *mx,
                                         size_t *nonfinite);
 /* Histogram: bin k = floor(x * inv_w) + nb, clamped to [0, 2nb); non-finite
- * values go to bin 2nb. Counts go to 4 interleaved uint32 sub-histograms
- * sub[j * (2nb + 1) + k] (zeroed by the caller, who sums them; n < 2^32).
+ * values go to bin 2nb. Counts go to LPOT_HIST_SUBS interleaved uint32
+ * sub-histograms sub[j * (2nb + 1) + k] (zeroed by the caller, who sums
+ * them; n < 2^32): consecutive values rarely hit the same counter, so the
+ * increments do not wait on each other.
  * When mn/mx are not NULL the range of the finite values is merged into
  * them in the same pass (the caller checks afterwards that it fit). */
+#define LPOT_HIST_SUBS 4
 typedef void (*lpot_hist_f32_fn)(const float *x, size_t n, float inv_w, int32_t nb,
                                  uint32_t *sub, float *mn, float *mx);
 

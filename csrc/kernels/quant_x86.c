@@ -168,7 +168,13 @@ AVX2 void lpot_hist_f32_avx2(const float *x, size_t n, float inv_w, int32_t nb, 
                  hi = _mm256_set1_ps((float)(nb - 1));
     const __m256i off = _mm256_set1_epi32(nb), trash = _mm256_set1_epi32(2 * nb);
     const size_t stride = (size_t)(2 * nb + 1);
-    uint32_t *h0 = sub, *h1 = sub + stride, *h2 = sub + 2 * stride, *h3 = sub + 3 * stride;
+    uint32_t *const h0 = sub, *const h1 = sub + (1 % LPOT_HIST_SUBS) * stride,
+                    *const h2 = sub + (2 % LPOT_HIST_SUBS) * stride,
+                    *const h3 = sub + (3 % LPOT_HIST_SUBS) * stride,
+                    *const h4 = sub + (4 % LPOT_HIST_SUBS) * stride,
+                    *const h5 = sub + (5 % LPOT_HIST_SUBS) * stride,
+                    *const h6 = sub + (6 % LPOT_HIST_SUBS) * stride,
+                    *const h7 = sub + (7 % LPOT_HIST_SUBS) * stride;
     size_t i = 0;
     int32_t idx[8];
     for (; i + 8 <= n; i += 8) {
@@ -188,10 +194,10 @@ AVX2 void lpot_hist_f32_avx2(const float *x, size_t n, float inv_w, int32_t nb, 
         h1[idx[1]]++;
         h2[idx[2]]++;
         h3[idx[3]]++;
-        h0[idx[4]]++;
-        h1[idx[5]]++;
-        h2[idx[6]]++;
-        h3[idx[7]]++;
+        h4[idx[4]]++;
+        h5[idx[5]]++;
+        h6[idx[6]]++;
+        h7[idx[7]]++;
     }
     if (mn) {
         float l[8], h[8];
@@ -356,7 +362,7 @@ AVX512 void lpot_hist_f32_avx512(const float *x, size_t n, float inv_w, int32_t 
         __m512i k = _mm512_mask_add_epi32(trash, fin, _mm512_cvtps_epi32(f), off);
         _mm512_storeu_si512(idx, k);
         for (int j = 0; j < 16; j++)
-            sub[(size_t)(j & 3) * stride + (size_t)idx[j]]++;
+            sub[(size_t)(j % LPOT_HIST_SUBS) * stride + (size_t)idx[j]]++;
     }
     if (mn) {
         float l = _mm512_reduce_min_ps(rl), h = _mm512_reduce_max_ps(rh);
