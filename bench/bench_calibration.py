@@ -331,7 +331,8 @@ def main():
     model, cores, isa, dnnl_isa, qisa = machine()
     lines = [f"## Calibration (bench/bench_calibration.py) — {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
              "",
-             f"Machine: {model}, {cores} cores; lpot isa {isa}, quant kernels {qisa}; oneDNN isa {dnnl_isa}.",
+             f"Machine: {model}, {cores} cores; lpot isa {isa}, quant kernels {qisa}; oneDNN isa {dnnl_isa}; "
+             f"load average at the end {os.getloadavg()[0]:.1f}.",
              f"Time per batch: median of {rep} runs x {nb} batches, statistics only (activations generated outside the timed region).",
              "",
              "| workload | elems/batch | lpot algo | lpot ms/batch | peer | peer ms/batch | peer / lpot |",
