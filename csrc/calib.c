@@ -167,7 +167,8 @@ static double pow2_above(double a)
 {
     int e;
     frexp(a, &e); /* a = m * 2^e, m in [0.5, 1) -> a < 2^e */
-    return ldexp(1.0, e);
+    /* floor at 2^-100 so that bins / T stays a finite float */
+    return e < -100 ? ldexp(1.0, -100) : ldexp(1.0, e);
 }
 
 /* ---- update ------------------------------------------------------------- */

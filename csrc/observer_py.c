@@ -232,7 +232,7 @@ static int obs_init(PyObject *self, PyObject *args, PyObject *kwargs)
                    "'mse', got '%s'", algo);
         return -1;
     }
-    if (axis != Py_None && !PyLong_Check(axis)) {
+    if (axis != Py_None && !PyIndex_Check(axis)) {
         lpot_raise(st, LPOT_ERR_INVALID, "axis: expected None or an int, got %R", axis);
         return -1;
     }
@@ -251,7 +251,9 @@ static int obs_init(PyObject *self, PyObject *args, PyObject *kwargs)
     }
     lpot_observer_destroy(probe);
     o->opts = opts;
-    Py_INCREF(axis);
+    axis = axis == Py_None ? Py_NewRef(axis) : PyNumber_Index(axis);
+    if (axis == NULL)
+        return -1;
     Py_XSETREF(o->axis_arg, axis);
     lpot_observer_destroy(o->obs);
     o->obs = NULL;

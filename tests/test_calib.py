@@ -435,3 +435,15 @@ def test_views_and_half_precision_observe_like_float32_copies(algo):
         a.update(v)
         b.update(np.ascontiguousarray(v).astype(np.float32))
     assert a.to_dict() == b.to_dict()
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_tiny_and_huge_ranges(algo):
+    tiny = calib.Observer(algo)
+    tiny.update(np.array([1e-40, -3e-41, 0.0], np.float32))
+    s, z = tiny.compute()  # below FLT_MIN per step: ONNX's degenerate scale
+    assert s == 1.0 and z == 0
+    huge = calib.Observer(algo, axis=np.int64(0) if algo in ("minmax", "moving_average") else None)
+    huge.update(np.array([3e38, -1e38], np.float32))
+    s, z = huge.compute()
+    assert np.all(np.isfinite(s)) and np.all(s > 0)
