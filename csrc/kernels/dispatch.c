@@ -52,8 +52,8 @@ void lpot_dispatch_init(const lpot_cpu_info_t *info)
         lpot_kernels.minmax_f32 = lpot_minmax_f32_avx2;
         lpot_kernels.minmax_f32_isa = "avx2";
     }
-    /* quant family: AVX2 needs F16C for the half converter; AVX-512 needs BW
-     * for the byte packing. */
+    /* quant family: the AVX2 file is compiled for AVX2+FMA+F16C (the half
+     * converter), the AVX-512 one for F+BW+F16C: dispatch needs all of them. */
     if (info->used[LPOT_CPU_AVX512F] && info->used[LPOT_CPU_AVX512BW] &&
         info->used[LPOT_CPU_F16C])
         use_quant(&quant_avx512);

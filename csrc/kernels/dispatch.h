@@ -60,7 +60,7 @@ typedef void (*lpot_minmax_elem_f32_fn)(const float *x, size_t n, float *mn, flo
  * values go to bin 2nb. Counts go to LPOT_HIST_SUBS interleaved uint32
  * sub-histograms sub[j * (2nb + 1) + k] (zeroed by the caller, who sums
  * them; n < 2^32): consecutive values rarely hit the same counter, so the
- * increments do not wait on each other.
+ * increments do not wait on each other (2, 4 and 8 measured within noise).
  * When mn/mx are not NULL the range of the finite values is merged into
  * them in the same pass (the caller checks afterwards that it fit). */
 #define LPOT_HIST_SUBS 4
