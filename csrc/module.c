@@ -12,12 +12,14 @@
 #include "kernels/dispatch.h"
 #include "kernels/onednn.h"
 #include "tune_py.h"
+#include "observer_py.h"
 
 /* ---- subsystems: each adds its types/functions at exec ------------------ */
 
 static int (*const subsystems[])(PyObject *module) = {
     lpot_tune_exec,
     lpot_config_exec,
+    lpot_calib_exec,
     NULL, /* sentinel; add lpot_<name>_exec above it */
 };
 
@@ -76,13 +78,14 @@ static PyObject *cpu_features(PyObject *module, PyObject *Py_UNUSED(ignored))
     PyObject *res = NULL;
     if (cpu && os && used && disabled)
         res = Py_BuildValue(
-            "{s:s,s:s,s:K,s:i,s:O,s:O,s:O,s:O,s:s,s:s,s:{s:s,s:s},"
+            "{s:s,s:s,s:K,s:i,s:O,s:O,s:O,s:O,s:s,s:s,s:{s:s,s:s,s:s},"
             "s:{s:s,s:s,s:s,s:s}}",
             "vendor", ci->vendor, "brand", ci->brand, "xcr0", ci->xcr0,
             "amx_permission", ci->amx_permission, "cpu", cpu, "os", os, "used",
             used, "disabled", disabled, "unknown_disabled", ci->unknown_disabled,
             "isa", lpot_cpu_isa_level(), "kernels", "minmax_f32",
-            lpot_kernels.minmax_f32_isa, "minmax_f32_ref", "scalar", "onednn",
+            lpot_kernels.minmax_f32_isa, "minmax_f32_ref", "scalar", "quant",
+            lpot_kernels.quant_isa, "onednn",
             "version", "", "hash", hash ? hash : "", "isa", lpot_onednn_isa(),
             "isa_cap", lpot_onednn_isa_cap());
     if (res) {
@@ -229,6 +232,7 @@ static int module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->TuningError);
     Py_VISIT(st->KernelError);
     Py_VISIT(st->TuningSpaceType);
+    Py_VISIT(st->ObserverType);
     return 0;
 }
 
@@ -241,6 +245,7 @@ static int module_clear(PyObject *module)
     Py_CLEAR(st->TuningError);
     Py_CLEAR(st->KernelError);
     Py_CLEAR(st->TuningSpaceType);
+    Py_CLEAR(st->ObserverType);
     return 0;
 }
 

@@ -25,6 +25,8 @@ typedef struct {
     PyObject *KernelError;
     /* types */
     PyObject *TuningSpaceType; /* tune_py.c */
+    /* calibration (observer_py.c) */
+    PyObject *ObserverType;
 } lpot_state;
 
 extern PyModuleDef lpot_module_def;

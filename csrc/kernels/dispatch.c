@@ -1,14 +1,44 @@
 /* Fills the dispatch table from the CPU features in use. */
 #include "dispatch.h"
 
+#define QUANT_SLOTS(isa)                              \
+    .cvt_f32 = lpot_cvt_f32_##isa,                    \
+    .quantize_f32 = lpot_quantize_f32_##isa,          \
+    .dequantize = lpot_dequantize_##isa,              \
+    .fake_quant_f32 = lpot_fake_quant_f32_##isa,      \
+    .requantize_s32 = lpot_requantize_s32_##isa,      \
+    .minmax_elem_f32 = lpot_minmax_elem_f32_##isa,    \
+    .hist_f32 = lpot_hist_f32_##isa
+
 const lpot_kernels_t lpot_kernels_ref = {
     .minmax_f32 = lpot_minmax_f32_ref,
     .minmax_f32_isa = "scalar",
+    QUANT_SLOTS(ref),
+    .quant_isa = "scalar",
 };
+
+#if defined(__x86_64__)
+static const lpot_kernels_t quant_avx2 = {QUANT_SLOTS(avx2), .quant_isa = "avx2"};
+static const lpot_kernels_t quant_avx512 = {QUANT_SLOTS(avx512), .quant_isa = "avx512"};
+
+static void use_quant(const lpot_kernels_t *k)
+{
+    lpot_kernels.cvt_f32 = k->cvt_f32;
+    lpot_kernels.quantize_f32 = k->quantize_f32;
+    lpot_kernels.dequantize = k->dequantize;
+    lpot_kernels.fake_quant_f32 = k->fake_quant_f32;
+    lpot_kernels.requantize_s32 = k->requantize_s32;
+    lpot_kernels.minmax_elem_f32 = k->minmax_elem_f32;
+    lpot_kernels.hist_f32 = k->hist_f32;
+    lpot_kernels.quant_isa = k->quant_isa;
+}
+#endif
 
 lpot_kernels_t lpot_kernels = {
     .minmax_f32 = lpot_minmax_f32_ref,
     .minmax_f32_isa = "scalar",
+    QUANT_SLOTS(ref),
+    .quant_isa = "scalar",
 };
 
 void lpot_dispatch_init(const lpot_cpu_info_t *info)
@@ -22,6 +52,14 @@ void lpot_dispatch_init(const lpot_cpu_info_t *info)
         lpot_kernels.minmax_f32 = lpot_minmax_f32_avx2;
         lpot_kernels.minmax_f32_isa = "avx2";
     }
+    /* quant family: the AVX2 file is compiled for AVX2+FMA+F16C (the half
+     * converter), the AVX-512 one for F+BW+F16C: dispatch needs all of them. */
+    if (info->used[LPOT_CPU_AVX512F] && info->used[LPOT_CPU_AVX512BW] &&
+        info->used[LPOT_CPU_F16C])
+        use_quant(&quant_avx512);
+    else if (info->used[LPOT_CPU_AVX2] && info->used[LPOT_CPU_F16C] &&
+             info->used[LPOT_CPU_FMA])
+        use_quant(&quant_avx2);
 #else
     (void)info;
 #endif

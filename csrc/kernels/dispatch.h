@@ -20,9 +20,64 @@
 typedef void (*lpot_minmax_f32_fn)(const float *x, size_t n, ptrdiff_t stride,
                                    float *mn, float *mx, size_t *nonfinite);
 
+/* ---- quantization family (quant_ref.c, quant_x86.c) ----------------------
+ * All run over a contiguous run of n elements. Scales/zero points: either one
+ * pair for the whole run (per_elem = 0) or one per element (per_elem = 1, the
+ * run lies along the channel axis). Rounding is half to even (rint in the
+ * default FP environment); results are clamped to [qmin, qmax]. */
+typedef struct {
+    const float *scale;
+    const int32_t *zp;
+    int per_elem;
+    int32_t qmin, qmax;
+} lpot_qk_params_t;
+
+/* Source element types the converter understands. */
+typedef enum { LPOT_SRC_F32 = 0, LPOT_SRC_F16 = 1, LPOT_SRC_BF16 = 2 } lpot_src_t;
+
+/* dst[i] = (float)src[i * stride] (stride in elements). */
+typedef void (*lpot_cvt_f32_fn)(const void *src, lpot_src_t type, size_t n,
+                                ptrdiff_t stride, float *dst);
+/* y = clamp(rint(x / s), qmin - zp, qmax - zp) + zp, stored as int8
+ * (is_signed) or uint8. NaN -> qmin. */
+typedef void (*lpot_quantize_f32_fn)(const float *x, void *y, int is_signed, size_t n,
+                                     const lpot_qk_params_t *p);
+/* y = ((float)q - (float)zp) * s. */
+typedef void (*lpot_dequantize_fn)(const void *q, int is_signed, float *y, size_t n,
+                                   const lpot_qk_params_t *p);
+/* y = dequantize(quantize(x)) with [qmin, qmax]; mask[i] = 1 when x[i] was
+ * not clipped (straight-through estimator); mask may be NULL. */
+typedef void (*lpot_fake_quant_f32_fn)(const float *x, float *y, uint8_t *mask, size_t n,
+                                       const lpot_qk_params_t *p);
+/* y = clamp(rint((float)x * s), qmin - zp, qmax - zp) + zp: int32 accumulators
+ * to int8/uint8 with multiplier s (= in_scale / out_scale), float32 math. */
+typedef void (*lpot_requantize_s32_fn)(const int32_t *x, void *y, int is_signed, size_t n,
+                                       const lpot_qk_params_t *p);
+/* Per-element running range: mn[i] = min(mn[i], x[i]) for finite x[i]. */
+typedef void (*lpot_minmax_elem_f32_fn)(const float *x, size_t n, float *mn, float *mx,
+                                        size_t *nonfinite);
+/* Histogram: bin k = floor(x * inv_w) + nb, clamped to [0, 2nb); non-finite
+ * values go to bin 2nb. Counts go to LPOT_HIST_SUBS interleaved uint32
+ * sub-histograms sub[j * (2nb + 1) + k] (zeroed by the caller, who sums
+ * them; n < 2^32): consecutive values rarely hit the same counter, so the
+ * increments do not wait on each other (2, 4 and 8 measured within noise).
+ * When mn/mx are not NULL the range of the finite values is merged into
+ * them in the same pass (the caller checks afterwards that it fit). */
+#define LPOT_HIST_SUBS 4
+typedef void (*lpot_hist_f32_fn)(const float *x, size_t n, float inv_w, int32_t nb,
+                                 uint32_t *sub, float *mn, float *mx);
+
 typedef struct {
     lpot_minmax_f32_fn minmax_f32;
     const char *minmax_f32_isa;
+    lpot_cvt_f32_fn cvt_f32;
+    lpot_quantize_f32_fn quantize_f32;
+    lpot_dequantize_fn dequantize;
+    lpot_fake_quant_f32_fn fake_quant_f32;
+    lpot_requantize_s32_fn requantize_s32;
+    lpot_minmax_elem_f32_fn minmax_elem_f32;
+    lpot_hist_f32_fn hist_f32;
+    const char *quant_isa;
 } lpot_kernels_t;
 
 extern lpot_kernels_t lpot_kernels;           /* what runs */
@@ -38,5 +93,25 @@ void lpot_minmax_f32_avx2(const float *x, size_t n, ptrdiff_t stride, float *mn,
                           float *mx, size_t *nonfinite);
 void lpot_minmax_f32_avx512(const float *x, size_t n, ptrdiff_t stride,
                             float *mn, float *mx, size_t *nonfinite);
+
+
+#define LPOT_QUANT_KERNELS(isa)                                                    \
+    void lpot_cvt_f32_##isa(const void *src, lpot_src_t type, size_t n,            \
+                            ptrdiff_t stride, float *dst);                         \
+    void lpot_quantize_f32_##isa(const float *x, void *y, int is_signed, size_t n, \
+                                 const lpot_qk_params_t *p);                       \
+    void lpot_dequantize_##isa(const void *q, int is_signed, float *y, size_t n,   \
+                               const lpot_qk_params_t *p);                         \
+    void lpot_fake_quant_f32_##isa(const float *x, float *y, uint8_t *mask,        \
+                                   size_t n, const lpot_qk_params_t *p);           \
+    void lpot_requantize_s32_##isa(const int32_t *x, void *y, int is_signed,       \
+                                   size_t n, const lpot_qk_params_t *p);           \
+    void lpot_minmax_elem_f32_##isa(const float *x, size_t n, float *mn,           \
+                                    float *mx, size_t *nonfinite);                 \
+    void lpot_hist_f32_##isa(const float *x, size_t n, float inv_w, int32_t nb,    \
+                             uint32_t *sub, float *mn, float *mx);
+LPOT_QUANT_KERNELS(ref)
+LPOT_QUANT_KERNELS(avx2)
+LPOT_QUANT_KERNELS(avx512)
 
 #endif
