@@ -44,7 +44,8 @@ def engine_extension() -> Extension:
         sources=sources,
         include_dirs=["csrc", numpy.get_include()] + yaml.include_dirs + dnnl.include_dirs,
         library_dirs=yaml.library_dirs + dnnl.library_dirs,
-        libraries=yaml.libraries + dnnl.libraries + ["m", "pthread"],
+        # gomp: oneDNN's OpenMP runtime, for lpot.set_num_threads
+        libraries=yaml.libraries + dnnl.libraries + ["gomp", "m", "pthread"],
         runtime_library_dirs=rpaths,
         extra_compile_args=extra_compile,
         extra_link_args=extra_link,

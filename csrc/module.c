@@ -10,10 +10,12 @@
 #include "kernels/cpu.h"
 #include "kernels/dispatch.h"
 #include "kernels/onednn.h"
+#include "packed_py.h"
 
 /* ---- subsystems: each adds its types/functions at exec ------------------ */
 
 static int (*const subsystems[])(PyObject *module) = {
+    lpot_packed_exec,
     NULL, /* sentinel; add lpot_<name>_exec above it */
 };
 
@@ -224,6 +226,8 @@ static int module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->ModelError);
     Py_VISIT(st->TuningError);
     Py_VISIT(st->KernelError);
+    Py_VISIT(st->PackedLinearType);
+    Py_VISIT(st->PackedConv2dType);
     return 0;
 }
 
@@ -235,6 +239,8 @@ static int module_clear(PyObject *module)
     Py_CLEAR(st->ModelError);
     Py_CLEAR(st->TuningError);
     Py_CLEAR(st->KernelError);
+    Py_CLEAR(st->PackedLinearType);
+    Py_CLEAR(st->PackedConv2dType);
     return 0;
 }
 

@@ -23,6 +23,9 @@ typedef struct {
     PyObject *ModelError;
     PyObject *TuningError;
     PyObject *KernelError;
+    /* int8 kernels (packed_py.c) */
+    PyObject *PackedLinearType;
+    PyObject *PackedConv2dType;
 } lpot_state;
 
 extern PyModuleDef lpot_module_def;
