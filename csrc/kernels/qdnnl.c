@@ -82,21 +82,31 @@ static lpot_status_t thread_stream(dnnl_stream_t *out)
 /* ---- threads -------------------------------------------------------------- */
 
 static atomic_int g_threads;
+static int g_default_threads;
+static pthread_once_t g_threads_once = PTHREAD_ONCE_INIT;
 
-void lpot_qk_set_num_threads(int n) { atomic_store(&g_threads, n < 0 ? 0 : n); }
+/* OpenMP's own default, read before lpot changes any thread's setting. */
+static void threads_init(void) { g_default_threads = omp_get_max_threads(); }
+
+void lpot_qk_set_num_threads(int n)
+{
+    pthread_once(&g_threads_once, threads_init);
+    atomic_store(&g_threads, n < 0 ? 0 : n);
+}
 
 int lpot_qk_get_num_threads(void)
 {
+    pthread_once(&g_threads_once, threads_init);
     int n = atomic_load(&g_threads);
-    return n > 0 ? n : omp_get_max_threads();
+    return n > 0 ? n : g_default_threads;
 }
 
 /* OpenMP's thread count is a per-thread setting: apply the process-wide one
  * in the thread about to run a primitive. */
 static void apply_threads(void)
 {
-    int n = atomic_load(&g_threads);
-    if (n > 0 && omp_get_max_threads() != n)
+    int n = lpot_qk_get_num_threads();
+    if (omp_get_max_threads() != n)
         omp_set_num_threads(n);
 }
 
