@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "errors.h"
+#include "kernels/dispatch.h"
 #include "kernels/onednn.h"
 #include "kernels/qkernels.h"
 #include "packed_py.h"
@@ -853,6 +854,60 @@ cleanup:
     return res;
 }
 
+PyDoc_STRVAR(qgemv_doc,
+"_qgemv_s8(x, w, impl='dispatch') -> int32 (m, n)\n\n"
+"Raw sum_k x[r,k] * w[j,k] of lpot's small-M kernel for u8/s8 x (m, k),\n"
+"m <= 4, and int8 w (n, k). impl='ref' forces the scalar reference. Tests.");
+
+static PyObject *qgemv_s8(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"x", "w", "impl", NULL};
+    lpot_state *st = state_of_module(module);
+    PyObject *xobj, *wobj, *res = NULL;
+    const char *impl = "dispatch";
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|s:_qgemv_s8", kwlist, &xobj, &wobj, &impl))
+        return NULL;
+    lpot_qgemv_s8_fn fn = strcmp(impl, "ref") == 0 ? lpot_kernels_ref.qgemv_s8 : lpot_kernels.qgemv_s8;
+    lpot_dtype_t xdt;
+    PyArrayObject *x = NULL, *w = NULL, *y = NULL;
+    int32_t *pairs = NULL, *acc = NULL;
+    int8_t *wp = NULL;
+    if ((x = q_activation(st, xobj, "x", 2, &xdt)) == NULL || check_weight(st, wobj, 2, &w) < 0)
+        goto cleanup;
+    npy_intp m = PyArray_DIM(x, 0), k = PyArray_DIM(x, 1), n = PyArray_DIM(w, 0);
+    if (PyArray_NDIM(x) != 2 || m > LPOT_QGEMV_MAX_M || PyArray_DIM(w, 1) != k || k < 1 || n < 1) {
+        lpot_raise(st, LPOT_ERR_KERNEL, "x: expected (m <= %d, k) matching w (n, k)", LPOT_QGEMV_MAX_M);
+        goto cleanup;
+    }
+    int64_t nb, kp;
+    wp = lpot_qgemv_pack(PyArray_DATA(w), n, k, &nb, &kp);
+    pairs = malloc(sizeof(int32_t) * (size_t)(m * kp) + 1);
+    acc = malloc(sizeof(int32_t) * (size_t)(m * nb * 8) + 1);
+    npy_intp dims[2] = {m, n};
+    y = (PyArrayObject *)PyArray_SimpleNew(2, dims, NPY_INT32);
+    if (wp == NULL || pairs == NULL || acc == NULL) {
+        PyErr_NoMemory();
+        goto cleanup;
+    }
+    if (y == NULL)
+        goto cleanup;
+    for (npy_intp i = 0; i < m; i++)
+        lpot_qgemv_xpairs((const char *)PyArray_DATA(x) + i * k, xdt == LPOT_DT_U8, k, pairs + i * kp);
+    fn(pairs, m, kp, wp, nb, acc);
+    for (npy_intp i = 0; i < m; i++)
+        memcpy((int32_t *)PyArray_DATA(y) + i * n, acc + i * nb * 8, sizeof(int32_t) * (size_t)n);
+    res = (PyObject *)y;
+    y = NULL;
+cleanup:
+    free(wp);
+    free(pairs);
+    free(acc);
+    Py_XDECREF(x);
+    Py_XDECREF(w);
+    Py_XDECREF(y);
+    return res;
+}
+
 PyDoc_STRVAR(set_num_threads_doc,
 "set_num_threads(n)\n\nThreads every int8 kernel call uses (0 = OpenMP default).");
 
@@ -894,6 +949,7 @@ static PyMethodDef packed_methods[] = {
      qlinear_dynamic_doc},
     {"qconv2d", (PyCFunction)(void (*)(void))qconv2d, METH_VARARGS | METH_KEYWORDS, qconv2d_doc},
     {"qmatmul", (PyCFunction)(void (*)(void))qmatmul, METH_VARARGS | METH_KEYWORDS, qmatmul_doc},
+    {"_qgemv_s8", (PyCFunction)(void (*)(void))qgemv_s8, METH_VARARGS | METH_KEYWORDS, qgemv_doc},
     {"set_num_threads", set_num_threads, METH_O, set_num_threads_doc},
     {"get_num_threads", get_num_threads, METH_NOARGS, "get_num_threads() -> int"},
     {"last_impl", last_impl, METH_NOARGS, last_impl_doc},

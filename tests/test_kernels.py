@@ -109,15 +109,48 @@ def test_linear_saturation_split_reported():
     """8-bit weights and 8-bit activations: exact everywhere; on a CPU without
     VNNI the exact path is the split one and says so."""
     w = np.full((4, 64), -128, np.int8)
-    x = np.full((2, 64), 255, np.uint8)
+    x = np.full((8, 64), 255, np.uint8)  # 8 rows: past lpot's own small-M kernel
     p = K.PackedLinear(w, np.float32(1.0))
     got = K.qlinear(x, p, 1.0, 0, out_dtype="int32")
-    np.testing.assert_array_equal(got, np.full((2, 4), 255 * -128 * 64))
+    np.testing.assert_array_equal(got, np.full((8, 4), 255 * -128 * 64))
     impl = K.last_impl()["linear"]
     assert impl.endswith("+split") != exact_isa()
     # 7-bit activations never need the split
-    K.qlinear(np.full((2, 64), 127, np.uint8), p, 1.0, 0, out_dtype="int32")
+    K.qlinear(np.full((8, 64), 127, np.uint8), p, 1.0, 0, out_dtype="int32")
     assert not K.last_impl()["linear"].endswith("+split")
+
+
+SIZES = [1, 2, 3, 5, 7, 15, 16, 17, 31, 33, 63, 127, 129, 255, 1023]
+
+
+@pytest.mark.parametrize("k", SIZES)
+@pytest.mark.parametrize("xdt", [np.uint8, np.int8])
+def test_small_m_kernel_vector_vs_ref(k, xdt):
+    """lpot's own small-M kernel: the vector version equals the scalar one
+    and NumPy exactly (full-range weights and activations)."""
+    n = SIZES[(SIZES.index(k) * 7) % len(SIZES)]
+    for m in (1, 2, 3, 4):
+        x = acts((m, k), xdt)
+        w = weights((n, k))
+        want = x.astype(np.int64) @ w.astype(np.int64).T
+        np.testing.assert_array_equal(lpot._engine._qgemv_s8(x, w, impl="ref"), want)
+        np.testing.assert_array_equal(lpot._engine._qgemv_s8(x, w), want)
+
+
+def test_small_m_linear_uses_own_kernel_where_onednn_saturates():
+    w = weights((129, 255))
+    ws = RNG.uniform(0.01, 0.02, 129).astype(np.float32)
+    b = RNG.standard_normal(129).astype(np.float32)
+    p = K.PackedLinear(w, ws, b)
+    for m in (1, 2, 3, 4, 5):
+        x = acts((m, 255))
+        np.testing.assert_array_equal(K.qlinear(x, p, 0.1, 130, out_dtype="int32"), linear_acc(x, 130, w))
+        impl = K.last_impl()["linear"]
+        own = m <= 4 and not exact_isa() and lpot.cpu_features()["used"]["avx2"]
+        assert (impl == "lpot:gemv_avx2") == own, (m, impl)
+        got = K.qlinear(x, p, 0.1, 130, out_dtype="uint8", out_scale=0.3, out_zp=9, post_ops=["relu"])
+        want = epilogue(linear_acc(x, 130, w), 0.1, ws, b, ("relu",), out_dtype="uint8", out_scale=0.3, out_zp=9)
+        assert_q_close(got, want)
 
 
 def test_packed_linear_properties():

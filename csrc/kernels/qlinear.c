@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dispatch.h"
 #include "qdnnl.h"
 
 struct lpot_qlinear {
@@ -17,6 +18,8 @@ struct lpot_qlinear {
     lpot_pcache_t cache;
     const char *packed_impl;
     int w7;           /* every |w| <= 64: no int16 saturation without VNNI */
+    int8_t *gemv_w;   /* weights packed for lpot's own small-M kernel (or NULL) */
+    int64_t gemv_nb, gemv_kp;
 };
 
 static lpot_status_t check_scales(const float *s, int64_t n_scales, int64_t channels,
@@ -139,6 +142,16 @@ lpot_status_t lpot_qlinear_create(lpot_qlinear_t **out, const int8_t *w, int64_t
         lin->colsum[j] = s;
     }
     lin->w7 = lpot_qk_s8_fits7(lin->w, (size_t)(n * k));
+    /* lpot's own small-M kernel: where oneDNN's int8 path is not exact
+     * (no VNNI) and a vector version exists; measured 4x+ faster than
+     * oneDNN's gemm:jit at M=1 on AVX2 (bench/RESULTS.md). */
+    if (!lpot_qk_exact_isa() && lpot_kernels.qgemv_s8 != lpot_kernels_ref.qgemv_s8) {
+        lin->gemv_w = lpot_qgemv_pack(lin->w, n, k, &lin->gemv_nb, &lin->gemv_kp);
+        if (lin->gemv_w == NULL) {
+            st = lpot_set_error(LPOT_ERR_NOMEM, "small-M packed weights");
+            goto error;
+        }
+    }
     dnnl_dims_t dw = {k, n};
     st = lpot_wpack_init(&lin->wp, lin->w, 2, dw, dnnl_ba);
     if (st != LPOT_OK)
@@ -175,6 +188,7 @@ void lpot_qlinear_destroy(lpot_qlinear_t *lin)
     free(lin->scales);
     free(lin->bias);
     free(lin->colsum);
+    free(lin->gemv_w);
     free(lin);
 }
 
@@ -190,6 +204,35 @@ const float *lpot_qlinear_scales(const lpot_qlinear_t *lin, int64_t *n_scales)
 {
     *n_scales = lin->n_scales;
     return lin->scales;
+}
+
+/* lpot's AVX2 small-M path: exact int32, then the scalar epilogue per row. */
+static lpot_status_t linear_gemv(lpot_qlinear_t *lin, const void *x, int64_t m,
+                                 const lpot_qparams_t *qp, void *y)
+{
+    const int64_t kp = lin->gemv_kp, np = lin->gemv_nb * 8, n = lin->n;
+    int32_t *pairs = malloc(sizeof(int32_t) * (size_t)(m * kp) + 1);
+    int32_t *acc = malloc(sizeof(int32_t) * (size_t)(m * np) + 1);
+    if (pairs == NULL || acc == NULL) {
+        free(pairs);
+        free(acc);
+        return lpot_set_error(LPOT_ERR_NOMEM, "small-M buffers");
+    }
+    const size_t xs = lpot_dtype_size(qp->src_dt), ys = lpot_dtype_size(qp->dst_dt);
+    for (int64_t i = 0; i < m; i++)
+        lpot_qgemv_xpairs((const char *)x + i * lin->k * xs, qp->src_dt == LPOT_DT_U8, lin->k,
+                          pairs + i * kp);
+    lpot_kernels.qgemv_s8(pairs, m, kp, lin->gemv_w, lin->gemv_nb, acc);
+    for (int64_t i = 0; i < m; i++) {
+        int32_t *a = acc + i * np;
+        for (int64_t j = 0; j < n; j++)
+            a[j] -= qp->src_zp * lin->colsum[j];
+        lpot_qepilogue_ref(a, 1, n, 0, n, lin->scales, lin->n_scales, lin->bias, qp,
+                           (char *)y + i * n * ys);
+    }
+    free(pairs);
+    free(acc);
+    return LPOT_OK;
 }
 
 static lpot_status_t linear_ref(lpot_qlinear_t *lin, const void *x, int64_t m,
@@ -235,6 +278,10 @@ lpot_status_t lpot_qlinear_run(lpot_qlinear_t *lin, const void *x, int64_t m,
         return LPOT_OK;
     if (pref == LPOT_IMPL_REF)
         goto ref;
+    if (m <= LPOT_QGEMV_MAX_M && lin->gemv_w != NULL) {
+        *impl = "lpot:gemv_avx2";
+        return linear_gemv(lin, x, m, qp, y);
+    }
     if (!lin->w7 && !lpot_qk_exact_isa() &&
         !lpot_qk_src_fits7(x, qp->src_dt, (size_t)(m * lin->k))) {
         int32_t *acc = NULL;
