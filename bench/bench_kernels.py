@@ -149,6 +149,15 @@ def ort_qlinear_conv(w, ws, x_s, x_z, y_s, y_z, stride, pad, xshape):
     return ort_session(helper.make_model(g, opset_imports=[helper.make_opsetid("", 19)]))
 
 
+def torch_ao_module(torch, mod, wf, ws, bf, y_s, y_z):
+    """A torch.ao quantized module with per-channel qint8 weights (the same ints as lpot's)."""
+    qw = torch.quantize_per_channel(wf, torch.from_numpy(ws.astype(np.float64)),
+                                    torch.zeros(len(ws), dtype=torch.long), 0, torch.qint8)
+    mod.set_weight_bias(qw, bf)
+    mod.scale, mod.zero_point = y_s, y_z
+    return mod
+
+
 # ---- cases ----------------------------------------------------------------------
 
 def gemm_case(m, k, n):
@@ -172,11 +181,7 @@ def gemm_case(m, k, n):
     bf = torch.from_numpy(bias)
     with torch.no_grad():
         res["fp32"] = bench(lambda: torch.nn.functional.linear(xf, wf, bf))
-        ql = torch.ao.nn.quantized.Linear(k, n)
-        qw = torch.quantize_per_channel(wf, torch.from_numpy(ws.astype(np.float64)), torch.zeros(n, dtype=torch.long),
-                                        0, torch.qint8)
-        ql.set_weight_bias(qw, bf)
-        ql.scale, ql.zero_point = y_s, y_z
+        ql = torch_ao_module(torch, torch.ao.nn.quantized.Linear(k, n), wf, ws, bf, y_s, y_z)
         qx = torch.quantize_per_tensor(xf, x_s, x_z, torch.quint8)
         res["torch_ao"] = bench(lambda: ql(qx))
     sess = ort_qlinear_matmul(np.ascontiguousarray(w.T), ws, x_s, x_z, y_s, y_z, m)
@@ -204,11 +209,8 @@ def conv_case(batch, c, oc, k, stride, hw):
     bf = torch.from_numpy(bias)
     with torch.no_grad():
         res["fp32"] = bench(lambda: torch.nn.functional.conv2d(xf, wf, bf, stride, pad))
-        qc = torch.ao.nn.quantized.Conv2d(c, oc, k, stride=stride, padding=pad)
-        qw = torch.quantize_per_channel(wf, torch.from_numpy(ws.astype(np.float64)), torch.zeros(oc, dtype=torch.long),
-                                        0, torch.qint8)
-        qc.set_weight_bias(qw, bf)
-        qc.scale, qc.zero_point = y_s, y_z
+        qc = torch_ao_module(torch, torch.ao.nn.quantized.Conv2d(c, oc, k, stride=stride, padding=pad),
+                             wf, ws, bf, y_s, y_z)
         qx = torch.quantize_per_tensor(xf, x_s, x_z, torch.quint8)
         res["torch_ao"] = bench(lambda: qc(qx))
     sess = ort_qlinear_conv(w, ws, x_s, x_z, y_s, y_z, stride, pad, x.shape)

@@ -15,15 +15,14 @@
 #include "kernels/qkernels.h"
 #include "packed_py.h"
 
+/* PackedLinear and PackedConv2d: the C handle and how to destroy it. */
 typedef struct {
     PyObject_HEAD
-    lpot_qlinear_t *h;
-} PackedLinearObject;
-
-typedef struct {
-    PyObject_HEAD
-    lpot_qconv_t *h;
-} PackedConv2dObject;
+    void *h;
+    void (*destroy)(void *);
+} PackedObject;
+typedef PackedObject PackedLinearObject;
+typedef PackedObject PackedConv2dObject;
 
 /* ---- argument helpers ------------------------------------------------------ */
 
@@ -280,13 +279,34 @@ static PyArrayObject *opt_bias(lpot_state *st, PyObject *obj, npy_intp n)
     return b;
 }
 
+/* Both packed types: the C handle in `h`. Wraps a just-created handle (or
+ * raises for rc) and releases the argument arrays. */
+static PyObject *packed_wrap(PyTypeObject *type, lpot_state *st, lpot_status_t rc, void *h,
+                             void (*destroy)(void *), PyArrayObject *w, PyArrayObject *s,
+                             PyArrayObject *b)
+{
+    PyObject *self = NULL;
+    Py_DECREF(w);
+    Py_DECREF(s);
+    Py_XDECREF(b);
+    if (rc != LPOT_OK)
+        return lpot_raise_status(st, rc);
+    self = type->tp_alloc(type, 0);
+    if (self == NULL) {
+        destroy(h);
+        return NULL;
+    }
+    ((PackedObject *)self)->h = h;
+    ((PackedObject *)self)->destroy = destroy;
+    return self;
+}
+
 static PyObject *PackedLinear_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     static char *kwlist[] = {"weight", "w_scales", "bias", "m_hint", NULL};
     PyObject *wobj, *sobj, *bobj = Py_None;
     Py_ssize_t m_hint = 0;
     PyArrayObject *w = NULL, *s = NULL, *b = NULL;
-    PackedLinearObject *self = NULL;
     lpot_state *st = lpot_state_from_type(type);
     if (st == NULL ||
         !PyArg_ParseTupleAndKeywords(args, kwargs, "OO|On:PackedLinear", kwlist, &wobj, &sobj,
@@ -298,32 +318,23 @@ static PyObject *PackedLinear_new(PyTypeObject *type, PyObject *args, PyObject *
         goto error;
     if (bobj != Py_None && (b = opt_bias(st, bobj, PyArray_DIM(w, 0))) == NULL)
         goto error;
-    self = (PackedLinearObject *)type->tp_alloc(type, 0);
-    if (self == NULL)
-        goto error;
-    lpot_status_t rc = lpot_qlinear_create(&self->h, PyArray_DATA(w), PyArray_DIM(w, 0),
-                                           PyArray_DIM(w, 1), PyArray_DATA(s), PyArray_SIZE(s),
+    lpot_qlinear_t *h = NULL;
+    lpot_status_t rc = lpot_qlinear_create(&h, PyArray_DATA(w), PyArray_DIM(w, 0), PyArray_DIM(w, 1),
+                                           PyArray_DATA(s), PyArray_SIZE(s),
                                            b ? PyArray_DATA(b) : NULL, m_hint);
-    if (rc != LPOT_OK) {
-        lpot_raise_status(st, rc);
-        goto error;
-    }
-    Py_DECREF(w);
-    Py_DECREF(s);
-    Py_XDECREF(b);
-    return (PyObject *)self;
+    return packed_wrap(type, st, rc, h, (void (*)(void *))lpot_qlinear_destroy, w, s, b);
 error:
-    Py_XDECREF(self);
     Py_XDECREF(w);
     Py_XDECREF(s);
     Py_XDECREF(b);
     return NULL;
 }
 
-static void PackedLinear_dealloc(PackedLinearObject *self)
+static void Packed_dealloc(PackedObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
-    lpot_qlinear_destroy(self->h);
+    if (self->destroy)
+        self->destroy(self->h);
     tp->tp_free((PyObject *)self);
     Py_DECREF(tp);
 }
@@ -373,7 +384,7 @@ PyDoc_STRVAR(PackedLinear_doc,
 
 static PyType_Slot PackedLinear_slots[] = {
     {Py_tp_new, PackedLinear_new},
-    {Py_tp_dealloc, PackedLinear_dealloc},
+    {Py_tp_dealloc, Packed_dealloc},
     {Py_tp_getset, PackedLinear_getset},
     {Py_tp_doc, (void *)PackedLinear_doc},
     {0, NULL},
@@ -435,7 +446,6 @@ static PyObject *PackedConv2d_new(PyTypeObject *type, PyObject *args, PyObject *
                            *hw = Py_None;
     Py_ssize_t groups = 1;
     PyArrayObject *w = NULL, *s = NULL, *b = NULL;
-    PackedConv2dObject *self = NULL;
     lpot_state *st = lpot_state_from_type(type);
     if (st == NULL ||
         !PyArg_ParseTupleAndKeywords(args, kwargs, "OO|OOOOnO:PackedConv2d", kwlist, &wobj, &sobj,
@@ -458,33 +468,15 @@ static PyObject *PackedConv2d_new(PyTypeObject *type, PyObject *args, PyObject *
         goto error;
     if (bobj != Py_None && (b = opt_bias(st, bobj, g.oc)) == NULL)
         goto error;
-    self = (PackedConv2dObject *)type->tp_alloc(type, 0);
-    if (self == NULL)
-        goto error;
-    lpot_status_t rc = lpot_qconv_create(&self->h, PyArray_DATA(w), &g, PyArray_DATA(s),
-                                         PyArray_SIZE(s), b ? PyArray_DATA(b) : NULL, hint);
-    if (rc != LPOT_OK) {
-        lpot_raise_status(st, rc);
-        goto error;
-    }
-    Py_DECREF(w);
-    Py_DECREF(s);
-    Py_XDECREF(b);
-    return (PyObject *)self;
+    lpot_qconv_t *h = NULL;
+    lpot_status_t rc = lpot_qconv_create(&h, PyArray_DATA(w), &g, PyArray_DATA(s), PyArray_SIZE(s),
+                                         b ? PyArray_DATA(b) : NULL, hint);
+    return packed_wrap(type, st, rc, h, (void (*)(void *))lpot_qconv_destroy, w, s, b);
 error:
-    Py_XDECREF(self);
     Py_XDECREF(w);
     Py_XDECREF(s);
     Py_XDECREF(b);
     return NULL;
-}
-
-static void PackedConv2d_dealloc(PackedConv2dObject *self)
-{
-    PyTypeObject *tp = Py_TYPE(self);
-    lpot_qconv_destroy(self->h);
-    tp->tp_free((PyObject *)self);
-    Py_DECREF(tp);
 }
 
 static PyObject *PackedConv2d_get(PackedConv2dObject *self, void *what)
@@ -519,7 +511,7 @@ PyDoc_STRVAR(PackedConv2d_doc,
 
 static PyType_Slot PackedConv2d_slots[] = {
     {Py_tp_new, PackedConv2d_new},
-    {Py_tp_dealloc, PackedConv2d_dealloc},
+    {Py_tp_dealloc, Packed_dealloc},
     {Py_tp_getset, PackedConv2d_getset},
     {Py_tp_doc, (void *)PackedConv2d_doc},
     {0, NULL},

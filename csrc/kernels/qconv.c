@@ -64,10 +64,20 @@ static void conv_key(lpot_pkey_t *key, int64_t n, int64_t h, int64_t w, lpot_lay
     lpot_pkey_qparams(key, 5, qp);
 }
 
-static lpot_status_t conv_build(lpot_qconv_t *c, int64_t n, int64_t h, int64_t w,
-                                lpot_layout_t layout, const lpot_qparams_t *qp,
-                                lpot_pentry_t **out)
+typedef struct {
+    lpot_qconv_t *c;
+    int64_t n, h, w;
+    lpot_layout_t layout;
+    const lpot_qparams_t *qp;
+} conv_build_ctx;
+
+static lpot_status_t conv_build(void *ctx, lpot_pentry_t **out)
 {
+    const conv_build_ctx *bc = ctx;
+    lpot_qconv_t *c = bc->c;
+    const int64_t n = bc->n, h = bc->h, w = bc->w;
+    const lpot_layout_t layout = bc->layout;
+    const lpot_qparams_t *qp = bc->qp;
     const lpot_conv_geom_t *g = &c->g;
     dnnl_engine_t eng = NULL;
     dnnl_memory_desc_t src = NULL, wei = NULL, bias = NULL, dst = NULL, src_u = NULL, dst_u = NULL;
@@ -110,16 +120,7 @@ static lpot_status_t conv_build(lpot_qconv_t *c, int64_t n, int64_t h, int64_t w
     dnnl_status_t s = dnnl_convolution_forward_primitive_desc_create(
         &pd, eng, dnnl_forward_inference, dnnl_convolution_direct, src, wei, bias, dst, strides,
         dil, pl, pr, attr);
-    if (s == dnnl_unimplemented) {
-        st = lpot_set_error(LPOT_ERR_UNSUPPORTED, "oneDNN has no int8 convolution for this call");
-        goto error;
-    }
-    CHK(s, "int8 convolution descriptor");
-    if (st != LPOT_OK)
-        goto error;
-    st = lpot_wpack_get(&c->wp, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0),
-                        &e->weights);
-    CHK(dnnl_primitive_create(&e->prim, pd), "int8 convolution creation");
+    st = lpot_pentry_finish(e, s, pd, &c->wp, "int8 convolution");
     if (st == LPOT_OK && layout == LPOT_LAYOUT_NCHW) {
         CHK(dnnl_memory_desc_create_with_tag(&src_u, 4, ds, sdt, dnnl_nchw), "src descriptor");
         CHK(dnnl_memory_desc_create_with_tag(&dst_u, 4, dd, ddt, dnnl_nchw), "dst descriptor");
@@ -134,20 +135,15 @@ static lpot_status_t conv_build(lpot_qconv_t *c, int64_t n, int64_t h, int64_t w
 #undef CHK
     if (st != LPOT_OK)
         goto error;
-    e->impl = lpot_dnnl_impl_of(e->prim);
     *out = e;
     goto cleanup;
 error:
     lpot_pentry_destroy(e);
 cleanup:
-    if (pd)
-        dnnl_primitive_desc_destroy(pd);
     if (attr)
         dnnl_primitive_attr_destroy(attr);
     dnnl_memory_desc_t mds[] = {src, wei, bias, dst, src_u, dst_u};
-    for (size_t i = 0; i < sizeof mds / sizeof mds[0]; i++)
-        if (mds[i])
-            dnnl_memory_desc_destroy(mds[i]);
+    lpot_md_destroy_all(mds, sizeof mds / sizeof mds[0]);
     return st;
 }
 
@@ -204,18 +200,10 @@ lpot_status_t lpot_qconv_create(lpot_qconv_t **out, const int8_t *w,
     wd = wd < ew ? ew : wd;
     lpot_qparams_t qp = {.src_dt = LPOT_DT_U8, .src_scale = 1.0f, .src_zp = 1,
                          .dst_dt = LPOT_DT_F32, .dst_scale = 1.0f};
-    lpot_pentry_t *e = NULL;
-    st = conv_build(c, 1, h, wd, LPOT_LAYOUT_NHWC, &qp, &e);
-    if (st == LPOT_ERR_UNSUPPORTED) {
-        c->packed_impl = "lpot:ref";
-        lpot_clear_error();
-    } else if (st != LPOT_OK) {
+    conv_build_ctx bc = {c, 1, h, wd, LPOT_LAYOUT_NHWC, &qp};
+    st = lpot_pcache_prime(&c->cache, conv_build, &bc, &c->packed_impl);
+    if (st != LPOT_OK)
         goto error;
-    } else {
-        c->packed_impl = e->impl;
-        if (lpot_pcache_put(&c->cache, e) == NULL)
-            lpot_pentry_destroy(e);
-    }
     *out = c;
     return LPOT_OK;
 error:
@@ -309,21 +297,12 @@ lpot_status_t lpot_qconv_run(lpot_qconv_t *c, const void *x, int64_t n, int64_t 
     }
     lpot_pkey_t key;
     conv_key(&key, n, h, w, layout, qp);
-    e = lpot_pcache_get(&c->cache, &key);
-    if (e == NULL) {
-        st = conv_build(c, n, h, w, layout, qp, &own);
-        if (st == LPOT_ERR_UNSUPPORTED) {
-            lpot_clear_error();
-            return conv_ref(c, x, n, h, w, oh, ow, layout, qp, y);
-        }
-        if (st != LPOT_OK)
-            return st;
-        e = lpot_pcache_put(&c->cache, own);
-        if (e != NULL)
-            own = NULL;
-        else
-            e = own;
-    }
+    conv_build_ctx bc = {c, n, h, w, layout, qp};
+    st = lpot_pcache_lookup(&c->cache, &key, conv_build, &bc, &e, &own);
+    if (st == LPOT_ERR_UNSUPPORTED)
+        return conv_ref(c, x, n, h, w, oh, ow, layout, qp, y);
+    if (st != LPOT_OK)
+        return st;
     const void *src = x;
     void *dst = y;
     if (layout == LPOT_LAYOUT_NCHW) {

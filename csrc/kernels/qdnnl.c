@@ -540,6 +540,70 @@ lpot_pentry_t *lpot_pcache_put(lpot_pcache_t *c, lpot_pentry_t *e)
     return res;
 }
 
+lpot_status_t lpot_pcache_lookup(lpot_pcache_t *c, const lpot_pkey_t *key, lpot_build_fn build,
+                                 void *ctx, lpot_pentry_t **e, lpot_pentry_t **own)
+{
+    *own = NULL;
+    *e = lpot_pcache_get(c, key);
+    if (*e != NULL)
+        return LPOT_OK;
+    lpot_pentry_t *n = NULL;
+    lpot_status_t st = build(ctx, &n);
+    if (st == LPOT_ERR_UNSUPPORTED)
+        lpot_clear_error();
+    if (st != LPOT_OK)
+        return st;
+    *e = lpot_pcache_put(c, n);
+    if (*e == NULL)
+        *e = *own = n;
+    return LPOT_OK;
+}
+
+lpot_status_t lpot_pcache_prime(lpot_pcache_t *c, lpot_build_fn build, void *ctx,
+                                const char **impl)
+{
+    lpot_pentry_t *e = NULL;
+    lpot_status_t st = build(ctx, &e);
+    if (st == LPOT_ERR_UNSUPPORTED) {
+        lpot_clear_error();
+        *impl = "lpot:ref";
+        return LPOT_OK;
+    }
+    if (st != LPOT_OK)
+        return st;
+    *impl = e->impl;
+    if (lpot_pcache_put(c, e) == NULL)
+        lpot_pentry_destroy(e);
+    return LPOT_OK;
+}
+
+lpot_status_t lpot_pentry_finish(lpot_pentry_t *e, dnnl_status_t s, dnnl_primitive_desc_t pd,
+                                 lpot_wpack_t *wp, const char *what)
+{
+    lpot_status_t st;
+    if (s == dnnl_unimplemented)
+        st = lpot_set_error(LPOT_ERR_UNSUPPORTED, "oneDNN has no %s for this call", what);
+    else
+        st = lpot_dnnl_check(s, what);
+    if (st == LPOT_OK && wp != NULL)
+        st = lpot_wpack_get(wp, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0),
+                            &e->weights);
+    if (st == LPOT_OK)
+        st = lpot_dnnl_check(dnnl_primitive_create(&e->prim, pd), what);
+    if (st == LPOT_OK)
+        e->impl = lpot_dnnl_impl_of(e->prim);
+    if (pd)
+        dnnl_primitive_desc_destroy(pd);
+    return st;
+}
+
+void lpot_md_destroy_all(dnnl_memory_desc_t *mds, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (mds[i])
+            dnnl_memory_desc_destroy(mds[i]);
+}
+
 /* ---- reorders and packed weights ---------------------------------------------- */
 
 lpot_status_t lpot_dnnl_reorder(dnnl_primitive_t *out, const_dnnl_memory_desc_t from,

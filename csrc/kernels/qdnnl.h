@@ -125,6 +125,23 @@ typedef struct {
     lpot_pentry_t *e[LPOT_PCACHE_CAP];
 } lpot_pcache_t;
 
+/* Build an entry for the key (ctx: the op's arguments). */
+typedef lpot_status_t (*lpot_build_fn)(void *ctx, lpot_pentry_t **out);
+
+/* The entry for key: cached, or built and cached. When the cache is full
+ * *own gets the new entry too: the caller destroys it after the call.
+ * LPOT_ERR_UNSUPPORTED (message cleared) when oneDNN has no implementation. */
+lpot_status_t lpot_pcache_lookup(lpot_pcache_t *c, const lpot_pkey_t *key, lpot_build_fn build,
+                                 void *ctx, lpot_pentry_t **e, lpot_pentry_t **own);
+
+/* Pack time: build the common call's entry, cache it and name what it runs
+ * in *impl ("lpot:ref" when oneDNN has no implementation). */
+lpot_status_t lpot_pcache_prime(lpot_pcache_t *c, lpot_build_fn build, void *ctx,
+                                const char **impl);
+
+/* Destroy the non-NULL descriptors of an array. */
+void lpot_md_destroy_all(dnnl_memory_desc_t *mds, size_t n);
+
 void lpot_pcache_init(lpot_pcache_t *c);
 void lpot_pcache_destroy(lpot_pcache_t *c);
 /* Entry with this key or NULL. Entries stay alive as long as the cache. */
@@ -156,6 +173,13 @@ void lpot_wpack_destroy(lpot_wpack_t *wp);
 /* Weights in layout md, reordering the plain ones once if no variant has it. */
 lpot_status_t lpot_wpack_get(lpot_wpack_t *wp, const_dnnl_memory_desc_t md, const void **data);
 size_t lpot_wpack_bytes(lpot_wpack_t *wp);
+
+/* Finish an entry from the primitive descriptor creation status `s` and pd
+ * (destroyed here): LPOT_ERR_UNSUPPORTED for dnnl_unimplemented; else the
+ * weights from wp in the layout pd wants (when wp is not NULL), the
+ * primitive and its name. */
+lpot_status_t lpot_pentry_finish(lpot_pentry_t *e, dnnl_status_t s, dnnl_primitive_desc_t pd,
+                                 lpot_wpack_t *wp, const char *what);
 
 /* Reorder primitive between two descriptors (no attributes). */
 lpot_status_t lpot_dnnl_reorder(dnnl_primitive_t *out, const_dnnl_memory_desc_t from,

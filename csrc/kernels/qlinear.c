@@ -38,68 +38,62 @@ static lpot_status_t check_scales(const float *s, int64_t n_scales, int64_t chan
     return LPOT_OK;
 }
 
+static void linear_key(lpot_pkey_t *key, int64_t m, const lpot_qparams_t *qp)
+{
+    memset(key, 0, sizeof *key);
+    key->v[0] = 1;
+    key->v[1] = m;
+    lpot_pkey_qparams(key, 2, qp);
+}
+
+typedef struct {
+    lpot_qlinear_t *lin;
+    int64_t m;
+    const lpot_qparams_t *qp;
+} linear_build_ctx;
+
 /* Build the oneDNN matmul for m rows and qp; LPOT_ERR_UNSUPPORTED when
  * oneDNN has no implementation. */
-static lpot_status_t linear_build(lpot_qlinear_t *lin, int64_t m, const lpot_qparams_t *qp,
-                                  lpot_pentry_t **out)
+static lpot_status_t linear_build(void *ctx, lpot_pentry_t **out)
 {
+    const linear_build_ctx *c = ctx;
+    const lpot_qlinear_t *lin = c->lin;
+    const lpot_qparams_t *qp = c->qp;
+    const int64_t m = c->m;
     dnnl_engine_t eng = NULL;
-    dnnl_memory_desc_t src = NULL, wei = NULL, bias = NULL, dst = NULL;
+    dnnl_memory_desc_t md[4] = {NULL, NULL, NULL, NULL}; /* src, wei, bias, dst */
     dnnl_primitive_attr_t attr = NULL;
     dnnl_primitive_desc_t pd = NULL;
     lpot_pentry_t *e = calloc(1, sizeof *e);
     lpot_status_t st = e ? lpot_dnnl_engine(&eng) : lpot_set_error(LPOT_ERR_NOMEM, "cache entry");
     if (st != LPOT_OK)
         goto error;
-    e->key.v[0] = 1;
-    e->key.v[1] = m;
-    lpot_pkey_qparams(&e->key, 2, qp);
+    linear_key(&e->key, m, qp);
     dnnl_dims_t ds = {m, lin->k}, dw = {lin->k, lin->n}, db = {1, lin->n}, dd = {m, lin->n};
     const int use_bias = lin->bias != NULL && qp->dst_dt != LPOT_DT_S32;
-    st = lpot_dnnl_check(dnnl_memory_desc_create_with_tag(&src, 2, ds, lpot_dnnl_dt(qp->src_dt), dnnl_ab), "src descriptor");
+    st = lpot_dnnl_check(dnnl_memory_desc_create_with_tag(&md[0], 2, ds, lpot_dnnl_dt(qp->src_dt), dnnl_ab), "src descriptor");
     if (st == LPOT_OK)
-        st = lpot_dnnl_check(dnnl_memory_desc_create_with_tag(&wei, 2, dw, dnnl_s8, dnnl_format_tag_any), "weight descriptor");
+        st = lpot_dnnl_check(dnnl_memory_desc_create_with_tag(&md[1], 2, dw, dnnl_s8, dnnl_format_tag_any), "weight descriptor");
     if (st == LPOT_OK && use_bias)
-        st = lpot_dnnl_check(dnnl_memory_desc_create_with_tag(&bias, 2, db, dnnl_f32, dnnl_ab), "bias descriptor");
+        st = lpot_dnnl_check(dnnl_memory_desc_create_with_tag(&md[2], 2, db, dnnl_f32, dnnl_ab), "bias descriptor");
     if (st == LPOT_OK)
-        st = lpot_dnnl_check(dnnl_memory_desc_create_with_tag(&dst, 2, dd, lpot_dnnl_dt(qp->dst_dt), dnnl_ab), "dst descriptor");
+        st = lpot_dnnl_check(dnnl_memory_desc_create_with_tag(&md[3], 2, dd, lpot_dnnl_dt(qp->dst_dt), dnnl_ab), "dst descriptor");
     if (st == LPOT_OK)
         st = lpot_dnnl_attr(&attr, qp, lin->n_scales > 1 ? 1 << 1 : 0, qp->src_zp != 0, 0);
     if (st != LPOT_OK)
         goto error;
-    dnnl_status_t ds_ = dnnl_matmul_primitive_desc_create(&pd, eng, src, wei, bias, dst, attr);
-    if (ds_ == dnnl_unimplemented) {
-        st = lpot_set_error(LPOT_ERR_UNSUPPORTED, "oneDNN has no int8 matmul for this call");
-        goto error;
-    }
-    st = lpot_dnnl_check(ds_, "int8 matmul descriptor");
+    dnnl_status_t s = dnnl_matmul_primitive_desc_create(&pd, eng, md[0], md[1], md[2], md[3], attr);
+    st = lpot_pentry_finish(e, s, pd, &c->lin->wp, "int8 matmul");
     if (st != LPOT_OK)
         goto error;
-    st = lpot_wpack_get(&lin->wp, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0),
-                        &e->weights);
-    if (st != LPOT_OK)
-        goto error;
-    st = lpot_dnnl_check(dnnl_primitive_create(&e->prim, pd), "int8 matmul creation");
-    if (st != LPOT_OK)
-        goto error;
-    e->impl = lpot_dnnl_impl_of(e->prim);
     *out = e;
     goto cleanup;
 error:
     lpot_pentry_destroy(e);
 cleanup:
-    if (pd)
-        dnnl_primitive_desc_destroy(pd);
     if (attr)
         dnnl_primitive_attr_destroy(attr);
-    if (src)
-        dnnl_memory_desc_destroy(src);
-    if (wei)
-        dnnl_memory_desc_destroy(wei);
-    if (bias)
-        dnnl_memory_desc_destroy(bias);
-    if (dst)
-        dnnl_memory_desc_destroy(dst);
+    lpot_md_destroy_all(md, 4);
     return st;
 }
 
@@ -159,18 +153,10 @@ lpot_status_t lpot_qlinear_create(lpot_qlinear_t **out, const int8_t *w, int64_t
     /* Pack now for the common call: u8 activations with a zero point. */
     lpot_qparams_t qp = {.src_dt = LPOT_DT_U8, .src_scale = 1.0f, .src_zp = 1,
                          .dst_dt = LPOT_DT_F32, .dst_scale = 1.0f};
-    lpot_pentry_t *e = NULL;
-    st = linear_build(lin, m_hint > 0 ? m_hint : 128, &qp, &e);
-    if (st == LPOT_ERR_UNSUPPORTED) {
-        lin->packed_impl = "lpot:ref";
-        lpot_clear_error();
-    } else if (st != LPOT_OK) {
+    linear_build_ctx bc = {lin, m_hint > 0 ? m_hint : 128, &qp};
+    st = lpot_pcache_prime(&lin->cache, linear_build, &bc, &lin->packed_impl);
+    if (st != LPOT_OK)
         goto error;
-    } else {
-        lin->packed_impl = e->impl;
-        if (lpot_pcache_put(&lin->cache, e) == NULL)
-            lpot_pentry_destroy(e);
-    }
     *out = lin;
     return LPOT_OK;
 error:
@@ -294,25 +280,14 @@ lpot_status_t lpot_qlinear_run(lpot_qlinear_t *lin, const void *x, int64_t m,
         free(acc);
         return st;
     }
-    lpot_pkey_t key = {{0}};
-    key.v[0] = 1;
-    key.v[1] = m;
-    lpot_pkey_qparams(&key, 2, qp);
-    e = lpot_pcache_get(&lin->cache, &key);
-    if (e == NULL) {
-        st = linear_build(lin, m, qp, &own);
-        if (st == LPOT_ERR_UNSUPPORTED) {
-            lpot_clear_error();
-            goto ref;
-        }
-        if (st != LPOT_OK)
-            return st;
-        e = lpot_pcache_put(&lin->cache, own);
-        if (e != NULL)
-            own = NULL; /* the cache has it (or an equal one) */
-        else
-            e = own;
-    }
+    lpot_pkey_t key;
+    linear_key(&key, m, qp);
+    linear_build_ctx bc = {lin, m, qp};
+    st = lpot_pcache_lookup(&lin->cache, &key, linear_build, &bc, &e, &own);
+    if (st == LPOT_ERR_UNSUPPORTED)
+        goto ref;
+    if (st != LPOT_OK)
+        return st;
     st = lpot_exec_qop(e->prim, x, e->weights, lin->bias, y, qp, lin->scales,
                        lin->n_scales, 0);
     if (st == LPOT_OK)

@@ -21,12 +21,22 @@ static void mm_key(lpot_pkey_t *key, int64_t batch, int64_t m, int64_t k, int64_
     lpot_pkey_qparams(key, (int)(sizeof v / sizeof v[0]), qp);
 }
 
-static lpot_status_t mm_build(int64_t batch, int64_t m, int64_t k, int64_t n, int trans_b,
-                              int b_shared, int32_t b_zp, const lpot_qparams_t *qp,
-                              lpot_pentry_t **out)
+typedef struct {
+    int64_t batch, m, k, n;
+    int trans_b, b_shared;
+    int32_t b_zp;
+    const lpot_qparams_t *qp;
+} mm_build_ctx;
+
+static lpot_status_t mm_build(void *ctx, lpot_pentry_t **out)
 {
+    const mm_build_ctx *c = ctx;
+    const int64_t batch = c->batch, m = c->m, k = c->k, n = c->n;
+    const int trans_b = c->trans_b, b_shared = c->b_shared;
+    const int32_t b_zp = c->b_zp;
+    const lpot_qparams_t *qp = c->qp;
     dnnl_engine_t eng = NULL;
-    dnnl_memory_desc_t src = NULL, wei = NULL, dst = NULL;
+    dnnl_memory_desc_t md[3] = {NULL, NULL, NULL}; /* a, b, dst */
     dnnl_primitive_attr_t attr = NULL;
     dnnl_primitive_desc_t pd = NULL;
     lpot_pentry_t *e = calloc(1, sizeof *e);
@@ -37,41 +47,27 @@ static lpot_status_t mm_build(int64_t batch, int64_t m, int64_t k, int64_t n, in
     const int64_t bb = b_shared ? 1 : batch;
     dnnl_dims_t ds = {batch, m, k}, dw = {bb, k, n}, dd = {batch, m, n};
     dnnl_dims_t ws = {k * n, n, 1}, wst = {k * n, 1, k};
-    st = lpot_dnnl_check(dnnl_memory_desc_create_with_tag(&src, 3, ds, lpot_dnnl_dt(qp->src_dt), dnnl_abc), "a descriptor");
+    st = lpot_dnnl_check(dnnl_memory_desc_create_with_tag(&md[0], 3, ds, lpot_dnnl_dt(qp->src_dt), dnnl_abc), "a descriptor");
     if (st == LPOT_OK)
-        st = lpot_dnnl_check(dnnl_memory_desc_create_with_strides(&wei, 3, dw, dnnl_s8, trans_b ? wst : ws), "b descriptor");
+        st = lpot_dnnl_check(dnnl_memory_desc_create_with_strides(&md[1], 3, dw, dnnl_s8, trans_b ? wst : ws), "b descriptor");
     if (st == LPOT_OK)
-        st = lpot_dnnl_check(dnnl_memory_desc_create_with_tag(&dst, 3, dd, lpot_dnnl_dt(qp->dst_dt), dnnl_abc), "dst descriptor");
+        st = lpot_dnnl_check(dnnl_memory_desc_create_with_tag(&md[2], 3, dd, lpot_dnnl_dt(qp->dst_dt), dnnl_abc), "dst descriptor");
     if (st == LPOT_OK)
         st = lpot_dnnl_attr(&attr, qp, 0, qp->src_zp != 0, b_zp != 0);
     if (st != LPOT_OK)
         goto error;
-    dnnl_status_t s = dnnl_matmul_primitive_desc_create(&pd, eng, src, wei, NULL, dst, attr);
-    if (s == dnnl_unimplemented) {
-        st = lpot_set_error(LPOT_ERR_UNSUPPORTED, "oneDNN has no int8 matmul for this call");
-        goto error;
-    }
-    st = lpot_dnnl_check(s, "int8 matmul descriptor");
-    if (st == LPOT_OK)
-        st = lpot_dnnl_check(dnnl_primitive_create(&e->prim, pd), "int8 matmul creation");
+    dnnl_status_t s = dnnl_matmul_primitive_desc_create(&pd, eng, md[0], md[1], NULL, md[2], attr);
+    st = lpot_pentry_finish(e, s, pd, NULL, "int8 matmul");
     if (st != LPOT_OK)
         goto error;
-    e->impl = lpot_dnnl_impl_of(e->prim);
     *out = e;
     goto cleanup;
 error:
     lpot_pentry_destroy(e);
 cleanup:
-    if (pd)
-        dnnl_primitive_desc_destroy(pd);
     if (attr)
         dnnl_primitive_attr_destroy(attr);
-    if (src)
-        dnnl_memory_desc_destroy(src);
-    if (wei)
-        dnnl_memory_desc_destroy(wei);
-    if (dst)
-        dnnl_memory_desc_destroy(dst);
+    lpot_md_destroy_all(md, 3);
     return st;
 }
 
@@ -155,22 +151,14 @@ lpot_status_t lpot_qmatmul_run(const void *a, const void *b, int64_t batch,
     pthread_once(&g_cache_once, cache_init);
     lpot_pkey_t key;
     mm_key(&key, batch, m, k, n, trans_b, b_shared, zq, qp);
-    e = lpot_pcache_get(&g_cache, &key);
-    if (e == NULL) {
-        st = mm_build(batch, m, k, n, trans_b, b_shared, zq, qp, &own);
-        if (st == LPOT_ERR_UNSUPPORTED) {
-            lpot_clear_error();
-            st = mm_ref(a, b, batch, m, k, n, trans_b, b_shared, b_dt, b_scale, b_zp, qp, y);
-            goto cleanup;
-        }
-        if (st != LPOT_OK)
-            goto cleanup;
-        e = lpot_pcache_put(&g_cache, own);
-        if (e != NULL)
-            own = NULL;
-        else
-            e = own;
+    mm_build_ctx bc = {batch, m, k, n, trans_b, b_shared, zq, qp};
+    st = lpot_pcache_lookup(&g_cache, &key, mm_build, &bc, &e, &own);
+    if (st == LPOT_ERR_UNSUPPORTED) {
+        st = mm_ref(a, b, batch, m, k, n, trans_b, b_shared, b_dt, b_scale, b_zp, qp, y);
+        goto cleanup;
     }
+    if (st != LPOT_OK)
+        goto cleanup;
     st = lpot_exec_qop(e->prim, a, bq, NULL, y, qp, &b_scale, 1, zq);
     if (st == LPOT_OK)
         *impl = e->impl;
