@@ -27,8 +27,9 @@ def engine_extension() -> Extension:
 
     sources = sorted(glob.glob("csrc/**/*.c", recursive=True))
     extra_compile = ["-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra",
-                     "-fvisibility=hidden", "-fno-strict-aliasing"]
-    extra_link = []
+                     "-fvisibility=hidden", "-fno-strict-aliasing",
+                     "-fopenmp"]  # GNU OpenMP: the runtime oneDNN's gomp build uses
+    extra_link = ["-fopenmp"]
     if os.environ.get("LPOT_WERROR") == "1":
         extra_compile.append("-Werror")
     if os.environ.get("LPOT_SANITIZE") == "1":
@@ -44,8 +45,7 @@ def engine_extension() -> Extension:
         sources=sources,
         include_dirs=["csrc", numpy.get_include()] + yaml.include_dirs + dnnl.include_dirs,
         library_dirs=yaml.library_dirs + dnnl.library_dirs,
-        # gomp: oneDNN's OpenMP runtime, for lpot.set_num_threads
-        libraries=yaml.libraries + dnnl.libraries + ["gomp", "m", "pthread"],
+        libraries=yaml.libraries + dnnl.libraries + ["m", "pthread"],
         runtime_library_dirs=rpaths,
         extra_compile_args=extra_compile,
         extra_link_args=extra_link,

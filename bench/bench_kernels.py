@@ -80,20 +80,23 @@ int main(void) {
     return float("nan"), "unknown"
 
 
-def bench(fn) -> float:
-    """Median seconds per call."""
-    fn()
-    t0 = time.perf_counter()
-    fn()
-    one = max(time.perf_counter() - t0, 1e-7)
-    inner = max(1, int(MIN_REP_S / one))
-    times = []
-    for _ in range(REPS):
+def bench_all(fns: dict) -> dict:
+    """Median seconds per call of each function, the peers interleaved in every
+    repetition so that load from elsewhere on the machine hits them alike."""
+    inner = {}
+    for name, fn in fns.items():
+        fn()
         t0 = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        times.append((time.perf_counter() - t0) / inner)
-    return statistics.median(times)
+        fn()
+        inner[name] = max(1, int(MIN_REP_S / max(time.perf_counter() - t0, 1e-7)))
+    times = {name: [] for name in fns}
+    for _ in range(REPS):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            for _ in range(inner[name]):
+                fn()
+            times[name].append((time.perf_counter() - t0) / inner[name])
+    return {name: statistics.median(v) for name, v in times.items()}
 
 
 def w7(shape):
@@ -168,24 +171,27 @@ def gemm_case(m, k, n):
     x = RNG.integers(0, 128, (m, k), dtype=np.uint8)  # 7-bit range like reduce_range peers
     x_s, x_z, y_s, y_z = 0.02, 64, 0.1, 128
     p = K.PackedLinear(w, ws, bias, m_hint=m)
-    res = {}
-    res["lpot"] = bench(lambda: K.qlinear(x, p, x_s, x_z, out_dtype="uint8", out_scale=y_s, out_zp=y_z))
-    impl = K.last_impl()["linear"]
     w8 = RNG.integers(-128, 128, (n, k), dtype=np.int8)
     p8 = K.PackedLinear(w8, ws, bias, m_hint=m)
     x8 = RNG.integers(0, 256, (m, k), dtype=np.uint8)
-    res["lpot_8bit"] = bench(lambda: K.qlinear(x8, p8, x_s, x_z, out_dtype="uint8", out_scale=y_s, out_zp=y_z))
-    impl8 = K.last_impl()["linear"]
     xf = torch.randn(m, k)
     wf = torch.from_numpy(w.astype(np.float32) * ws[:, None])
     bf = torch.from_numpy(bias)
-    with torch.no_grad():
-        res["fp32"] = bench(lambda: torch.nn.functional.linear(xf, wf, bf))
-        ql = torch_ao_module(torch, torch.ao.nn.quantized.Linear(k, n), wf, ws, bf, y_s, y_z)
-        qx = torch.quantize_per_tensor(xf, x_s, x_z, torch.quint8)
-        res["torch_ao"] = bench(lambda: ql(qx))
+    ql = torch_ao_module(torch, torch.ao.nn.quantized.Linear(k, n), wf, ws, bf, y_s, y_z)
+    qx = torch.quantize_per_tensor(xf, x_s, x_z, torch.quint8)
     sess = ort_qlinear_matmul(np.ascontiguousarray(w.T), ws, x_s, x_z, y_s, y_z, m)
-    res["ort"] = bench(lambda: sess.run(None, {"x": x}))
+    K.qlinear(x, p, x_s, x_z, out_dtype="uint8", out_scale=y_s, out_zp=y_z)
+    impl = K.last_impl()["linear"]
+    K.qlinear(x8, p8, x_s, x_z, out_dtype="uint8", out_scale=y_s, out_zp=y_z)
+    impl8 = K.last_impl()["linear"]
+    with torch.no_grad():
+        res = bench_all({
+            "lpot": lambda: K.qlinear(x, p, x_s, x_z, out_dtype="uint8", out_scale=y_s, out_zp=y_z),
+            "lpot_8bit": lambda: K.qlinear(x8, p8, x_s, x_z, out_dtype="uint8", out_scale=y_s, out_zp=y_z),
+            "fp32": lambda: torch.nn.functional.linear(xf, wf, bf),
+            "torch_ao": lambda: ql(qx),
+            "ort": lambda: sess.run(None, {"x": x}),
+        })
     return 2.0 * m * k * n, res, impl, impl8
 
 
@@ -199,33 +205,38 @@ def conv_case(batch, c, oc, k, stride, hw):
     x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
     x_s, x_z, y_s, y_z = 0.02, 64, 0.1, 128
     p = K.PackedConv2d(w, ws, bias, stride=stride, padding=pad, input_hw=(hw, hw))
-    res = {}
-    res["lpot"] = bench(lambda: K.qconv2d(x_nhwc, p, x_s, x_z, out_dtype="uint8", out_scale=y_s,
-                                          out_zp=y_z, layout="NHWC"))
-    impl = K.last_impl()["conv2d"]
     oh = (hw + 2 * pad - k) // stride + 1
     xf = torch.randn(batch, c, hw, hw).contiguous(memory_format=torch.channels_last)
     wf = torch.from_numpy(w.astype(np.float32) * ws[:, None, None, None])
     bf = torch.from_numpy(bias)
-    with torch.no_grad():
-        res["fp32"] = bench(lambda: torch.nn.functional.conv2d(xf, wf, bf, stride, pad))
-        qc = torch_ao_module(torch, torch.ao.nn.quantized.Conv2d(c, oc, k, stride=stride, padding=pad),
-                             wf, ws, bf, y_s, y_z)
-        qx = torch.quantize_per_tensor(xf, x_s, x_z, torch.quint8)
-        res["torch_ao"] = bench(lambda: qc(qx))
+    qc = torch_ao_module(torch, torch.ao.nn.quantized.Conv2d(c, oc, k, stride=stride, padding=pad),
+                         wf, ws, bf, y_s, y_z)
+    qx = torch.quantize_per_tensor(xf, x_s, x_z, torch.quint8)
     sess = ort_qlinear_conv(w, ws, x_s, x_z, y_s, y_z, stride, pad, x.shape)
-    res["ort"] = bench(lambda: sess.run(None, {"x": x}))
+    K.qconv2d(x_nhwc, p, x_s, x_z, out_dtype="uint8", out_scale=y_s, out_zp=y_z, layout="NHWC")
+    impl = K.last_impl()["conv2d"]
+    with torch.no_grad():
+        res = bench_all({
+            "lpot": lambda: K.qconv2d(x_nhwc, p, x_s, x_z, out_dtype="uint8", out_scale=y_s,
+                                      out_zp=y_z, layout="NHWC"),
+            "fp32": lambda: torch.nn.functional.conv2d(xf, wf, bf, stride, pad),
+            "torch_ao": lambda: qc(qx),
+            "ort": lambda: sess.run(None, {"x": x}),
+        })
     return 2.0 * batch * oh * oh * oc * c * k * k, res, impl
 
 
 def gemv_overhead():
-    """Per-call cost at batch 1: a tiny GEMM (all overhead) vs BERT's M=1 shapes."""
-    out = {}
+    """Batch-1 cost: a tiny GEMM (all per-call overhead), and BERT's M=1 shapes
+    through lpot's own small-M kernel vs oneDNN (7-bit weights: one call)."""
+    fns = {}
     for (k, n) in [(16, 16), (768, 768), (768, 3072)]:
-        p = K.PackedLinear(w7((n, k)), np.float32(0.001), m_hint=1)
         x = RNG.integers(0, 128, (1, k), dtype=np.uint8)
-        out[(k, n)] = bench(lambda: K.qlinear(x, p, 0.02, 64, out_dtype="uint8", out_scale=0.1, out_zp=128))
-    return out
+        p = K.PackedLinear(w7((n, k)), np.float32(0.001), m_hint=1)
+        for impl in ("auto", "onednn"):
+            fns[(k, n, impl)] = (lambda x=x, p=p, impl=impl: K.qlinear(
+                x, p, 0.02, 64, out_dtype="uint8", out_scale=0.1, out_zp=128, impl=impl))
+    return bench_all(fns)
 
 
 def main() -> None:
@@ -258,6 +269,7 @@ def main() -> None:
          % (ghz, clk_src, cores, ghz, opc, peak))
     emit("  (%s: 2 vector-multiply pipes x 32 u8*s8 MACs per 256-bit vpmaddubsw, each followed by a "
          "vpmaddwd widening step -> 32 MACs = 64 ops per cycle per core)" % isa)
+    emit("- load average at the start: %.2f %.2f %.2f" % os.getloadavg())
     emit("- threads: %d for every peer; times are medians of %d repetitions; GOPS = 2*MACs/time" % (THREADS, REPS))
     emit("- lpot: u8 in/out, per-channel 7-bit weights (no split); 'lpot 8-bit w' = full-range weights and "
          "activations, i.e. the exact split path on this CPU")
@@ -284,11 +296,13 @@ def main() -> None:
                         r["ort"] * 1e3, r["fp32"] / r["lpot"], best / r["lpot"]))
     ov = gemv_overhead()
     emit()
-    emit("Batch-1 per-call cost (micro-kernel decision): qlinear M=1 16x16 (pure overhead) %.1f us; "
-         "768x768 %.1f us; 768x3072 %.1f us -> overhead share %.0f%% / %.0f%%."
-         % (ov[(16, 16)] * 1e6, ov[(768, 768)] * 1e6, ov[(768, 3072)] * 1e6,
-            100 * ov[(16, 16)] / ov[(768, 768)], 100 * ov[(16, 16)] / ov[(768, 3072)]))
+    emit("Batch-1 (own small-M kernel decision), qlinear M=1 u8 out, per call: lpot's AVX2 kernel "
+         "(impl='auto') vs oneDNN (impl='onednn'); 16x16 is pure per-call overhead:")
+    for (k, n) in [(16, 16), (768, 768), (768, 3072)]:
+        own, dn = ov[(k, n, "auto")], ov[(k, n, "onednn")]
+        emit("- %dx%d: own %.1f us, oneDNN %.1f us -> %.2fx" % (k, n, own * 1e6, dn * 1e6, dn / own))
     emit()
+    emit("load average at the end: %.2f %.2f %.2f (other work on this 2-core machine)" % os.getloadavg())
     emit("bench wall time: %.0f s" % (time.perf_counter() - t_start))
     emit()
     with open(os.path.join(HERE, "RESULTS.md"), "a") as f:

@@ -101,8 +101,10 @@ static int parse_impl(lpot_state *st, const char *s, lpot_impl_pref_t *p)
         *p = LPOT_IMPL_AUTO;
     else if (strcmp(s, "ref") == 0)
         *p = LPOT_IMPL_REF;
+    else if (strcmp(s, "onednn") == 0)
+        *p = LPOT_IMPL_ONEDNN;
     else {
-        lpot_raise(st, LPOT_ERR_KERNEL, "impl: expected 'auto' or 'ref', got '%s'", s);
+        lpot_raise(st, LPOT_ERR_KERNEL, "impl: expected 'auto', 'onednn' or 'ref', got '%s'", s);
         return -1;
     }
     return 0;
@@ -560,7 +562,8 @@ PyDoc_STRVAR(qlinear_doc,
 "PackedLinear. out_dtype 'int32' gives the raw accumulation (no scales,\n"
 "bias or post-ops). post_ops: 'relu', 'gelu', 'gelu_tanh', 'sum' (adds\n"
 "sum_scale * (sum_input - sum_zp); defaults: out_scale/out_zp for quantized\n"
-"output, 1/0 for float). impl='ref' forces the scalar reference.");
+"output, 1/0 for float). impl='ref' forces the scalar reference,\n"
+"impl='onednn' skips lpot's own small-M kernel.");
 
 static PyObject *qlinear(PyObject *module, PyObject *args, PyObject *kwargs)
 {
@@ -885,7 +888,7 @@ static PyObject *qgemv_s8(PyObject *module, PyObject *args, PyObject *kwargs)
         goto cleanup;
     for (npy_intp i = 0; i < m; i++)
         lpot_qgemv_xpairs((const char *)PyArray_DATA(x) + i * k, xdt == LPOT_DT_U8, k, pairs + i * kp);
-    fn(pairs, m, kp, wp, nb, acc);
+    fn(pairs, m, kp, wp, nb, acc, nb * 8);
     for (npy_intp i = 0; i < m; i++)
         memcpy((int32_t *)PyArray_DATA(y) + i * n, acc + i * nb * 8, sizeof(int32_t) * (size_t)n);
     res = (PyObject *)y;

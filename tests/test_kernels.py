@@ -148,6 +148,9 @@ def test_small_m_linear_uses_own_kernel_where_onednn_saturates():
         impl = K.last_impl()["linear"]
         own = m <= 4 and not exact_isa() and lpot.cpu_features()["used"]["avx2"]
         assert (impl == "lpot:gemv_avx2") == own, (m, impl)
+        np.testing.assert_array_equal(K.qlinear(x, p, 0.1, 130, out_dtype="int32", impl="onednn"),
+                                      linear_acc(x, 130, w))
+        assert K.last_impl()["linear"] not in ("lpot:gemv_avx2", "lpot:ref")
         got = K.qlinear(x, p, 0.1, 130, out_dtype="uint8", out_scale=0.3, out_zp=9, post_ops=["relu"])
         want = epilogue(linear_acc(x, 130, w), 0.1, ws, b, ("relu",), out_dtype="uint8", out_scale=0.3, out_zp=9)
         assert_q_close(got, want)

@@ -23,11 +23,12 @@ typedef void (*lpot_minmax_f32_fn)(const float *x, size_t n, ptrdiff_t stride,
 /* Small-M int8 GEMV (exact int32, no saturation): acc[r][j] = sum_k x[r][k] *
  * w[j][k] for r < m <= LPOT_QGEMV_MAX_M rows. xpairs: m x kp int32, each the
  * pair (x[2p], x[2p+1]) as two int16 (low, high); w: packed by
- * lpot_qgemv_pack (nblocks of 8 channels x kp pairs x 16 bytes); acc: m x
- * (nblocks * 8). */
+ * lpot_qgemv_pack (blocks of 8 channels x kp pairs x 16 bytes; pass the
+ * first block to do and how many); acc: row r at acc + r * ldacc. */
 #define LPOT_QGEMV_MAX_M 4
 typedef void (*lpot_qgemv_s8_fn)(const int32_t *xpairs, int64_t m, int64_t kp,
-                                 const int8_t *wpack, int64_t nblocks, int32_t *acc);
+                                 const int8_t *wpack, int64_t nblocks, int32_t *acc,
+                                 int64_t ldacc);
 
 typedef struct {
     lpot_minmax_f32_fn minmax_f32;
@@ -56,8 +57,8 @@ int8_t *lpot_qgemv_pack(const int8_t *w, int64_t n, int64_t k, int64_t *nblocks,
 /* Build the int16 pairs of one row of x (u8 when is_u8, else s8). */
 void lpot_qgemv_xpairs(const void *x, int is_u8, int64_t k, int32_t *pairs);
 void lpot_qgemv_s8_ref(const int32_t *xpairs, int64_t m, int64_t kp, const int8_t *wpack,
-                       int64_t nblocks, int32_t *acc);
+                       int64_t nblocks, int32_t *acc, int64_t ldacc);
 void lpot_qgemv_s8_avx2(const int32_t *xpairs, int64_t m, int64_t kp, const int8_t *wpack,
-                        int64_t nblocks, int32_t *acc);
+                        int64_t nblocks, int32_t *acc, int64_t ldacc);
 
 #endif

@@ -38,9 +38,8 @@ void lpot_qgemv_xpairs(const void *x, int is_u8, int64_t k, int32_t *pairs)
 }
 
 void lpot_qgemv_s8_ref(const int32_t *xpairs, int64_t m, int64_t kp, const int8_t *wpack,
-                       int64_t nblocks, int32_t *acc)
+                       int64_t nblocks, int32_t *acc, int64_t ldacc)
 {
-    const int64_t np = nblocks * 8;
     for (int64_t r = 0; r < m; r++)
         for (int64_t b = 0; b < nblocks; b++)
             for (int64_t j = 0; j < 8; j++) {
@@ -50,6 +49,6 @@ void lpot_qgemv_s8_ref(const int32_t *xpairs, int64_t m, int64_t kp, const int8_
                     const int8_t *wp = wpack + (b * kp + p) * 16 + j * 2;
                     s += (int32_t)(int16_t)(xp & 0xffff) * wp[0] + (int32_t)(int16_t)((uint32_t)xp >> 16) * wp[1];
                 }
-                acc[r * np + b * 8 + j] = s;
+                acc[r * ldacc + b * 8 + j] = s;
             }
 }

@@ -27,52 +27,54 @@
                 a0[r] = _mm256_add_epi32(a0[r], _mm256_madd_epi16(w0, _mm256_set1_epi32(xpairs[r * kp + p]))); \
         }                                                                                 \
         for (int r = 0; r < M; r++)                                                       \
-            _mm256_storeu_si256((__m256i *)(acc + r * nblocks * 8 + b * 8),               \
+            _mm256_storeu_si256((__m256i *)(acc + r * ldacc + b * 8),               \
                                 _mm256_add_epi32(a0[r], a1[r]));                          \
     }
 
 __attribute__((target("avx2"))) static void gemv1(const int32_t *xpairs, int64_t kp,
-                                                  const int8_t *wpack, int64_t nblocks, int32_t *acc)
+                                                  const int8_t *wpack, int64_t nblocks, int32_t *acc,
+                                                  int64_t ldacc)
 {
     LPOT_GEMV_BODY(1)
 }
 
 __attribute__((target("avx2"))) static void gemv2(const int32_t *xpairs, int64_t kp,
-                                                  const int8_t *wpack, int64_t nblocks, int32_t *acc)
+                                                  const int8_t *wpack, int64_t nblocks, int32_t *acc,
+                                                  int64_t ldacc)
 {
     LPOT_GEMV_BODY(2)
 }
 
 __attribute__((target("avx2"))) static void gemv4(const int32_t *xpairs, int64_t kp,
-                                                  const int8_t *wpack, int64_t nblocks, int32_t *acc)
+                                                  const int8_t *wpack, int64_t nblocks, int32_t *acc,
+                                                  int64_t ldacc)
 {
     LPOT_GEMV_BODY(4)
 }
 
 void lpot_qgemv_s8_avx2(const int32_t *xpairs, int64_t m, int64_t kp, const int8_t *wpack,
-                        int64_t nblocks, int32_t *acc)
+                        int64_t nblocks, int32_t *acc, int64_t ldacc)
 {
-    const int64_t np = nblocks * 8;
     while (m >= 4) {
-        gemv4(xpairs, kp, wpack, nblocks, acc);
+        gemv4(xpairs, kp, wpack, nblocks, acc, ldacc);
         xpairs += 4 * kp;
-        acc += 4 * np;
+        acc += 4 * ldacc;
         m -= 4;
     }
     if (m >= 2) {
-        gemv2(xpairs, kp, wpack, nblocks, acc);
+        gemv2(xpairs, kp, wpack, nblocks, acc, ldacc);
         xpairs += 2 * kp;
-        acc += 2 * np;
+        acc += 2 * ldacc;
         m -= 2;
     }
     if (m == 1)
-        gemv1(xpairs, kp, wpack, nblocks, acc);
+        gemv1(xpairs, kp, wpack, nblocks, acc, ldacc);
 }
 
 #else
 void lpot_qgemv_s8_avx2(const int32_t *xpairs, int64_t m, int64_t kp, const int8_t *wpack,
-                        int64_t nblocks, int32_t *acc)
+                        int64_t nblocks, int32_t *acc, int64_t ldacc)
 {
-    lpot_qgemv_s8_ref(xpairs, m, kp, wpack, nblocks, acc);
+    lpot_qgemv_s8_ref(xpairs, m, kp, wpack, nblocks, acc, ldacc);
 }
 #endif

@@ -65,9 +65,10 @@ typedef struct {
 /* Check a qparams against what every op accepts; names the argument. */
 lpot_status_t lpot_qparams_check(const lpot_qparams_t *qp);
 
-/* How to run: oneDNN when it can (falling back to the reference), or the
- * scalar reference only (tests). */
-typedef enum { LPOT_IMPL_AUTO = 0, LPOT_IMPL_REF } lpot_impl_pref_t;
+/* How to run: AUTO picks lpot's own small-M kernel or oneDNN (falling back
+ * to the reference); ONEDNN skips lpot's own kernel (benchmarks); REF runs
+ * the scalar reference only (tests). */
+typedef enum { LPOT_IMPL_AUTO = 0, LPOT_IMPL_REF, LPOT_IMPL_ONEDNN } lpot_impl_pref_t;
 
 /* ---- threads and reporting ------------------------------------------------ */
 

@@ -208,7 +208,15 @@ static lpot_status_t linear_gemv(lpot_qlinear_t *lin, const void *x, int64_t m,
     for (int64_t i = 0; i < m; i++)
         lpot_qgemv_xpairs((const char *)x + i * lin->k * xs, qp->src_dt == LPOT_DT_U8, lin->k,
                           pairs + i * kp);
-    lpot_kernels.qgemv_s8(pairs, m, kp, lin->gemv_w, lin->gemv_nb, acc);
+    /* Blocks of 8 channels shared among the threads above ~256K MACs. */
+    const int64_t nb = lin->gemv_nb;
+    const int nt = m * lin->k * n >= (1 << 18) ? lpot_qk_get_num_threads() : 1;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int t = 0; t < nt; t++) {
+        const int64_t b0 = nb * t / nt, b1 = nb * (t + 1) / nt;
+        if (b1 > b0)
+            lpot_kernels.qgemv_s8(pairs, m, kp, lin->gemv_w + b0 * kp * 16, b1 - b0, acc + b0 * 8, np);
+    }
     for (int64_t i = 0; i < m; i++) {
         int32_t *a = acc + i * np;
         for (int64_t j = 0; j < n; j++)
@@ -238,6 +246,7 @@ static lpot_status_t linear_ref(lpot_qlinear_t *lin, const void *x, int64_t m,
 typedef struct {
     lpot_qlinear_t *lin;
     int64_t m;
+    lpot_impl_pref_t pref;
 } linear_raw_ctx;
 
 static lpot_status_t linear_raw(void *ctx, const uint8_t *x, int32_t zp, int32_t *acc,
@@ -246,7 +255,7 @@ static lpot_status_t linear_raw(void *ctx, const uint8_t *x, int32_t zp, int32_t
     linear_raw_ctx *c = ctx;
     lpot_qparams_t raw = {.src_dt = LPOT_DT_U8, .src_scale = 1.0f, .src_zp = zp,
                           .dst_dt = LPOT_DT_S32, .dst_scale = 1.0f};
-    return lpot_qlinear_run(c->lin, x, c->m, &raw, acc, LPOT_IMPL_AUTO, impl);
+    return lpot_qlinear_run(c->lin, x, c->m, &raw, acc, c->pref, impl);
 }
 
 lpot_status_t lpot_qlinear_run(lpot_qlinear_t *lin, const void *x, int64_t m,
@@ -264,14 +273,14 @@ lpot_status_t lpot_qlinear_run(lpot_qlinear_t *lin, const void *x, int64_t m,
         return LPOT_OK;
     if (pref == LPOT_IMPL_REF)
         goto ref;
-    if (m <= LPOT_QGEMV_MAX_M && lin->gemv_w != NULL) {
+    if (m <= LPOT_QGEMV_MAX_M && lin->gemv_w != NULL && pref == LPOT_IMPL_AUTO) {
         *impl = "lpot:gemv_avx2";
         return linear_gemv(lin, x, m, qp, y);
     }
     if (!lin->w7 && !lpot_qk_exact_isa() &&
         !lpot_qk_src_fits7(x, qp->src_dt, (size_t)(m * lin->k))) {
         int32_t *acc = NULL;
-        linear_raw_ctx ctx = {lin, m};
+        linear_raw_ctx ctx = {lin, m, pref};
         st = lpot_qk_run_split(linear_raw, &ctx, x, qp->src_dt, (size_t)(m * lin->k), qp->src_zp,
                                (size_t)(m * lin->n), &acc, impl);
         if (st == LPOT_OK)
