@@ -416,3 +416,12 @@ def test_set_num_threads_round_trip():
     finally:
         lpot.set_num_threads(0)
     assert lpot.get_num_threads() == before
+
+
+def test_more_shapes_than_the_primitive_cache_holds():
+    """Past the per-handle cache (64 entries) calls still run, uncached."""
+    w = weights((8, 24), 7)
+    p = K.PackedLinear(w, np.float32(1))
+    for m in range(5, 80):
+        x = acts((m, 24))
+        np.testing.assert_array_equal(K.qlinear(x, p, 1.0, 2, out_dtype="int32"), linear_acc(x, 2, w))
