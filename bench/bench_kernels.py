@@ -2,7 +2,8 @@
 
 Shapes: BERT-base GEMMs (M = 128 and 1; 768x768, 768x3072, 3072x768) and
 ResNet-50 convolutions (a 3x3 and a 1x1 per stage) at batch 1 and 32.
-Peers, same shape, same run: torch fp32 (F.linear / F.conv2d, oneDNN/MKL
+Peers, same shapes and data, same run, each in its own process (thread
+pools of different runtimes never compete): torch fp32 (F.linear / F.conv2d, oneDNN/MKL
 inside), torch.ao quantized Linear / Conv2d (x86 backend, quint8 in/out),
 ONNX Runtime one-op QLinearMatMul / QLinearConv models (u8 in/out).
 lpot runs u8 in / u8 out with per-channel 7-bit weights (|w| <= 64: no
@@ -17,6 +18,7 @@ Run by hand: python bench/bench_kernels.py   (appends to bench/RESULTS.md)
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import statistics
 import subprocess
@@ -30,12 +32,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 import lpot  # noqa: E402
-from lpot import kernels as K  # noqa: E402
 
 THREADS = os.cpu_count() or 1
 REPS = 5
 MIN_REP_S = 0.05
-RNG = np.random.default_rng(0)
 
 # int8 ops per cycle per core for the ISA oneDNN uses (2 * MACs/cycle).
 # avx2: vpmaddubsw (32 u8*s8 MACs per 256-bit op) must be followed by a
@@ -81,8 +81,8 @@ int main(void) {
 
 
 def bench_all(fns: dict) -> dict:
-    """Median seconds per call of each function, the peers interleaved in every
-    repetition so that load from elsewhere on the machine hits them alike."""
+    """Median seconds per call of each function, the functions interleaved in
+    every repetition so that load from elsewhere hits them alike."""
     inner = {}
     for name, fn in fns.items():
         fn()
@@ -97,10 +97,6 @@ def bench_all(fns: dict) -> dict:
                 fn()
             times[name].append((time.perf_counter() - t0) / inner[name])
     return {name: statistics.median(v) for name, v in times.items()}
-
-
-def w7(shape):
-    return RNG.integers(-64, 65, shape, dtype=np.int8)
 
 
 # ---- peers ----------------------------------------------------------------------
@@ -163,80 +159,117 @@ def torch_ao_module(torch, mod, wf, ws, bf, y_s, y_z):
 
 # ---- cases ----------------------------------------------------------------------
 
-def gemm_case(m, k, n):
+GEMMS = [(m, k, n) for m in (128, 1) for (k, n) in [(768, 768), (768, 3072), (3072, 768)]]
+STAGES = [(64, 64, 256, 56), (128, 128, 512, 28), (256, 256, 1024, 14), (512, 512, 2048, 7)]
+CONVS = [(batch, c, oc, k, hw) for batch in (1, 32) for (c3, oc3, oc1, hw) in STAGES
+         for (c, oc, k) in [(c3, oc3, 3), (oc3, oc1, 1)]]
+X_S, X_Z, Y_S, Y_Z = 0.02, 64, 0.1, 128
+
+
+def gemm_data(i, m, k, n):
+    """Same data in every peer's process: 7-bit weights (|w| <= 64), per-channel
+    scales, 7-bit activations (the reduce_range convention of the x86 peers)."""
+    rng = np.random.default_rng(1000 + i)
+    w = rng.integers(-64, 65, (n, k), dtype=np.int8)
+    ws = rng.uniform(0.001, 0.002, n).astype(np.float32)
+    bias = rng.standard_normal(n).astype(np.float32)
+    x = rng.integers(0, 128, (m, k), dtype=np.uint8)
+    return w, ws, bias, x
+
+
+def conv_data(i, batch, c, oc, k, hw):
+    rng = np.random.default_rng(2000 + i)
+    w = rng.integers(-64, 65, (oc, c, k, k), dtype=np.int8)
+    ws = rng.uniform(0.001, 0.002, oc).astype(np.float32)
+    bias = rng.standard_normal(oc).astype(np.float32)
+    x = rng.integers(0, 128, (batch, c, hw, hw), dtype=np.uint8)
+    return w, ws, bias, x
+
+
+def gemm_fns(peer, i, m, k, n, info):
+    w, ws, bias, x = gemm_data(i, m, k, n)
+    if peer == "lpot":
+        import lpot.kernels as K
+        p = K.PackedLinear(w, ws, bias, m_hint=m)
+        w8 = np.random.default_rng(i).integers(-128, 128, (n, k), dtype=np.int8)
+        p8 = K.PackedLinear(w8, ws, bias, m_hint=m)
+        x8 = np.random.default_rng(i).integers(0, 256, (m, k), dtype=np.uint8)
+        run = lambda: K.qlinear(x, p, X_S, X_Z, out_dtype="uint8", out_scale=Y_S, out_zp=Y_Z)  # noqa: E731
+        run8 = lambda: K.qlinear(x8, p8, X_S, X_Z, out_dtype="uint8", out_scale=Y_S, out_zp=Y_Z)  # noqa: E731
+        run()
+        info["impl"] = K.last_impl()["linear"]
+        run8()
+        info["impl8"] = K.last_impl()["linear"]
+        return {"lpot": run, "lpot_8bit": run8}
+    if peer == "ort":
+        sess = ort_qlinear_matmul(np.ascontiguousarray(w.T), ws, X_S, X_Z, Y_S, Y_Z, m)
+        return {"ort": lambda: sess.run(None, {"x": x})}
     torch = torch_mod()
-    w = w7((n, k))
-    ws = RNG.uniform(0.001, 0.002, n).astype(np.float32)
-    bias = RNG.standard_normal(n).astype(np.float32)
-    x = RNG.integers(0, 128, (m, k), dtype=np.uint8)  # 7-bit range like reduce_range peers
-    x_s, x_z, y_s, y_z = 0.02, 64, 0.1, 128
-    p = K.PackedLinear(w, ws, bias, m_hint=m)
-    w8 = RNG.integers(-128, 128, (n, k), dtype=np.int8)
-    p8 = K.PackedLinear(w8, ws, bias, m_hint=m)
-    x8 = RNG.integers(0, 256, (m, k), dtype=np.uint8)
-    xf = torch.randn(m, k)
+    xf = torch.from_numpy((x.astype(np.float32) - X_Z) * X_S)
     wf = torch.from_numpy(w.astype(np.float32) * ws[:, None])
     bf = torch.from_numpy(bias)
-    ql = torch_ao_module(torch, torch.ao.nn.quantized.Linear(k, n), wf, ws, bf, y_s, y_z)
-    qx = torch.quantize_per_tensor(xf, x_s, x_z, torch.quint8)
-    sess = ort_qlinear_matmul(np.ascontiguousarray(w.T), ws, x_s, x_z, y_s, y_z, m)
-    K.qlinear(x, p, x_s, x_z, out_dtype="uint8", out_scale=y_s, out_zp=y_z)
-    impl = K.last_impl()["linear"]
-    K.qlinear(x8, p8, x_s, x_z, out_dtype="uint8", out_scale=y_s, out_zp=y_z)
-    impl8 = K.last_impl()["linear"]
-    with torch.no_grad():
-        res = bench_all({
-            "lpot": lambda: K.qlinear(x, p, x_s, x_z, out_dtype="uint8", out_scale=y_s, out_zp=y_z),
-            "lpot_8bit": lambda: K.qlinear(x8, p8, x_s, x_z, out_dtype="uint8", out_scale=y_s, out_zp=y_z),
-            "fp32": lambda: torch.nn.functional.linear(xf, wf, bf),
-            "torch_ao": lambda: ql(qx),
-            "ort": lambda: sess.run(None, {"x": x}),
-        })
-    return 2.0 * m * k * n, res, impl, impl8
+    if peer == "fp32":
+        return {"fp32": lambda: torch.nn.functional.linear(xf, wf, bf)}
+    ql = torch_ao_module(torch, torch.ao.nn.quantized.Linear(k, n), wf, ws, bf, Y_S, Y_Z)
+    qx = torch.quantize_per_tensor(xf, X_S, X_Z, torch.quint8)
+    return {"torch_ao": lambda: ql(qx)}
 
 
-def conv_case(batch, c, oc, k, stride, hw):
-    torch = torch_mod()
+def conv_fns(peer, i, batch, c, oc, k, hw, info):
+    w, ws, bias, x = conv_data(i, batch, c, oc, k, hw)
     pad = k // 2
-    w = w7((oc, c, k, k))
-    ws = RNG.uniform(0.001, 0.002, oc).astype(np.float32)
-    bias = RNG.standard_normal(oc).astype(np.float32)
-    x = RNG.integers(0, 128, (batch, c, hw, hw), dtype=np.uint8)
-    x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
-    x_s, x_z, y_s, y_z = 0.02, 64, 0.1, 128
-    p = K.PackedConv2d(w, ws, bias, stride=stride, padding=pad, input_hw=(hw, hw))
-    oh = (hw + 2 * pad - k) // stride + 1
-    xf = torch.randn(batch, c, hw, hw).contiguous(memory_format=torch.channels_last)
+    if peer == "lpot":
+        import lpot.kernels as K
+        x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+        p = K.PackedConv2d(w, ws, bias, stride=1, padding=pad, input_hw=(hw, hw))
+        run = lambda: K.qconv2d(x_nhwc, p, X_S, X_Z, out_dtype="uint8", out_scale=Y_S,  # noqa: E731
+                                out_zp=Y_Z, layout="NHWC")
+        run()
+        info["impl"] = K.last_impl()["conv2d"]
+        return {"lpot": run}
+    if peer == "ort":
+        sess = ort_qlinear_conv(w, ws, X_S, X_Z, Y_S, Y_Z, 1, pad, x.shape)
+        return {"ort": lambda: sess.run(None, {"x": x})}
+    torch = torch_mod()
+    xf = torch.from_numpy((x.astype(np.float32) - X_Z) * X_S).contiguous(memory_format=torch.channels_last)
     wf = torch.from_numpy(w.astype(np.float32) * ws[:, None, None, None])
     bf = torch.from_numpy(bias)
-    qc = torch_ao_module(torch, torch.ao.nn.quantized.Conv2d(c, oc, k, stride=stride, padding=pad),
-                         wf, ws, bf, y_s, y_z)
-    qx = torch.quantize_per_tensor(xf, x_s, x_z, torch.quint8)
-    sess = ort_qlinear_conv(w, ws, x_s, x_z, y_s, y_z, stride, pad, x.shape)
-    K.qconv2d(x_nhwc, p, x_s, x_z, out_dtype="uint8", out_scale=y_s, out_zp=y_z, layout="NHWC")
-    impl = K.last_impl()["conv2d"]
-    with torch.no_grad():
-        res = bench_all({
-            "lpot": lambda: K.qconv2d(x_nhwc, p, x_s, x_z, out_dtype="uint8", out_scale=y_s,
-                                      out_zp=y_z, layout="NHWC"),
-            "fp32": lambda: torch.nn.functional.conv2d(xf, wf, bf, stride, pad),
-            "torch_ao": lambda: qc(qx),
-            "ort": lambda: sess.run(None, {"x": x}),
-        })
-    return 2.0 * batch * oh * oh * oc * c * k * k, res, impl
+    if peer == "fp32":
+        return {"fp32": lambda: torch.nn.functional.conv2d(xf, wf, bf, 1, pad)}
+    qc = torch_ao_module(torch, torch.ao.nn.quantized.Conv2d(c, oc, k, padding=pad), wf, ws, bf, Y_S, Y_Z)
+    qx = torch.quantize_per_tensor(xf, X_S, X_Z, torch.quint8)
+    return {"torch_ao": lambda: qc(qx)}
 
 
-def gemv_overhead():
-    """Batch-1 cost: a tiny GEMM (all per-call overhead), and BERT's M=1 shapes
-    through lpot's own small-M kernel vs oneDNN (7-bit weights: one call)."""
+def gemv_decision():
+    """Batch-1 cost: lpot's own small-M kernel vs oneDNN at M=1 (7-bit weights)."""
+    import lpot.kernels as K
     fns = {}
+    rng = np.random.default_rng(7)
     for (k, n) in [(16, 16), (768, 768), (768, 3072)]:
-        x = RNG.integers(0, 128, (1, k), dtype=np.uint8)
-        p = K.PackedLinear(w7((n, k)), np.float32(0.001), m_hint=1)
+        x = rng.integers(0, 128, (1, k), dtype=np.uint8)
+        p = K.PackedLinear(rng.integers(-64, 65, (n, k), dtype=np.int8), np.float32(0.001), m_hint=1)
         for impl in ("auto", "onednn"):
-            fns[(k, n, impl)] = (lambda x=x, p=p, impl=impl: K.qlinear(
+            fns["%dx%d:%s" % (k, n, impl)] = (lambda x=x, p=p, impl=impl: K.qlinear(
                 x, p, 0.02, 64, out_dtype="uint8", out_scale=0.1, out_zp=128, impl=impl))
     return bench_all(fns)
+
+
+def run_peer(peer):
+    """One peer, every shape, in this process; JSON on stdout."""
+    out = {"gemm": [], "conv": []}
+    for i, (m, k, n) in enumerate(GEMMS):
+        info = {}
+        out["gemm"].append({"t": bench_all(gemm_fns(peer, i, m, k, n, info)), "info": info})
+    for i, case in enumerate(CONVS):
+        info = {}
+        out["conv"].append({"t": bench_all(conv_fns(peer, i, *case, info)), "info": info})
+    if peer == "lpot":
+        out["gemv"] = gemv_decision()
+    print(json.dumps(out))
+
+
+PEERS = ("lpot", "fp32", "torch_ao", "ort")
 
 
 def main() -> None:
@@ -246,6 +279,15 @@ def main() -> None:
     cores = THREADS
     opc = OPS_PER_CYCLE.get(isa, float("nan"))
     peak = cores * ghz * opc  # GOPS
+    load0 = os.getloadavg()
+    # Each peer in its own process, one after the other: thread pools of
+    # different runtimes (oneDNN's OpenMP, torch's OpenMP, ORT's spinning
+    # pool) never compete for the 2 cores.
+    r = {}
+    for peer in PEERS:
+        cp = subprocess.run([sys.executable, "-W", "ignore", os.path.abspath(__file__), "--peer", peer],
+                            capture_output=True, text=True, check=True)
+        r[peer] = json.loads(cp.stdout.strip().splitlines()[-1])
     lines = []
 
     def emit(s=""):
@@ -269,40 +311,40 @@ def main() -> None:
          % (ghz, clk_src, cores, ghz, opc, peak))
     emit("  (%s: 2 vector-multiply pipes x 32 u8*s8 MACs per 256-bit vpmaddubsw, each followed by a "
          "vpmaddwd widening step -> 32 MACs = 64 ops per cycle per core)" % isa)
-    emit("- load average at the start: %.2f %.2f %.2f" % os.getloadavg())
-    emit("- threads: %d for every peer; times are medians of %d repetitions; GOPS = 2*MACs/time" % (THREADS, REPS))
-    emit("- lpot: u8 in/out, per-channel 7-bit weights (no split); 'lpot 8-bit w' = full-range weights and "
-         "activations, i.e. the exact split path on this CPU")
+    emit("- each peer in its own process, one after another, %d threads each; medians of %d "
+         "repetitions; GOPS = 2*MACs/time" % (THREADS, REPS))
+    emit("- load average at the start: %.2f %.2f %.2f, at the end: %.2f %.2f %.2f (this 2-core "
+         "machine is shared with other jobs: figures are noisy)" % (load0 + os.getloadavg()))
+    emit("- lpot: u8 in/out, per-channel 7-bit weights, NHWC convs; peers: torch fp32 "
+         "(F.linear/F.conv2d, channels_last), torch.ao x86 quantized Linear/Conv2d (quint8, "
+         "channels_last), ORT QLinearMatMul/QLinearConv (u8, NCHW); 'lpot 8-bit w' = full-range "
+         "weights and activations = the exact split path on a CPU without VNNI")
     emit()
-    emit("| shape | lpot impl | lpot ms | lpot GOPS | % peak | fp32 ms | torch.ao ms | ORT ms | int8/fp32 speedup | lpot vs best int8 peer | lpot 8-bit w ms (impl) |")
+    emit("| shape | lpot impl | lpot ms | lpot GOPS | % peak | fp32 ms | torch.ao ms | ORT ms | "
+         "int8/fp32 | lpot vs best int8 peer | lpot 8-bit w ms (impl) |")
     emit("|---|---|---|---|---|---|---|---|---|---|---|")
-    for m in (128, 1):
-        for (k, n) in [(768, 768), (768, 3072), (3072, 768)]:
-            ops, r, impl, impl8 = gemm_case(m, k, n)
-            best = min(r["torch_ao"], r["ort"])
-            emit("| GEMM M=%d %dx%d | %s | %.3f | %.1f | %.0f%% | %.3f | %.3f | %.3f | %.2fx | %.2fx | %.3f (%s) |"
-                 % (m, k, n, impl, r["lpot"] * 1e3, ops / r["lpot"] / 1e9, 100 * ops / r["lpot"] / 1e9 / peak,
-                    r["fp32"] * 1e3, r["torch_ao"] * 1e3, r["ort"] * 1e3, r["fp32"] / r["lpot"],
-                    best / r["lpot"], r["lpot_8bit"] * 1e3, impl8))
-    stages = [(64, 64, 256, 56), (128, 128, 512, 28), (256, 256, 1024, 14), (512, 512, 2048, 7)]
-    for batch in (1, 32):
-        for (c3, oc3, oc1, hw) in stages:
-            for (c, oc, k) in [(c3, oc3, 3), (oc3, oc1, 1)]:
-                ops, r, impl = conv_case(batch, c, oc, k, 1, hw)
-                best = min(r["torch_ao"], r["ort"])
-                emit("| conv N=%d %dx%d %d->%d %dx%d | %s | %.3f | %.1f | %.0f%% | %.3f | %.3f | %.3f | %.2fx | %.2fx | - |"
-                     % (batch, k, k, c, oc, hw, hw, impl, r["lpot"] * 1e3, ops / r["lpot"] / 1e9,
-                        100 * ops / r["lpot"] / 1e9 / peak, r["fp32"] * 1e3, r["torch_ao"] * 1e3,
-                        r["ort"] * 1e3, r["fp32"] / r["lpot"], best / r["lpot"]))
-    ov = gemv_overhead()
+    rows = [("GEMM M=%d %dx%d" % c, 2.0 * c[0] * c[1] * c[2], "gemm", i) for i, c in enumerate(GEMMS)]
+    rows += [("conv N=%d %dx%d %d->%d %dx%d" % (b, k, k, c, oc, hw, hw), 2.0 * b * hw * hw * oc * c * k * k,
+              "conv", i) for i, (b, c, oc, k, hw) in enumerate(CONVS)]
+    for name, ops, kind, i in rows:
+        t = {p: r[p][kind][i]["t"][p] for p in PEERS}
+        info = r["lpot"][kind][i]["info"]
+        best = min(t["torch_ao"], t["ort"])
+        extra = "-"
+        if kind == "gemm":
+            extra = "%.3f (%s)" % (r["lpot"][kind][i]["t"]["lpot_8bit"] * 1e3, info["impl8"])
+        emit("| %s | %s | %.3f | %.1f | %.0f%% | %.3f | %.3f | %.3f | %.2fx | %.2fx | %s |"
+             % (name, info["impl"], t["lpot"] * 1e3, ops / t["lpot"] / 1e9,
+                100 * ops / t["lpot"] / 1e9 / peak, t["fp32"] * 1e3, t["torch_ao"] * 1e3,
+                t["ort"] * 1e3, t["fp32"] / t["lpot"], best / t["lpot"], extra))
+    ov = r["lpot"]["gemv"]
     emit()
     emit("Batch-1 (own small-M kernel decision), qlinear M=1 u8 out, per call: lpot's AVX2 kernel "
          "(impl='auto') vs oneDNN (impl='onednn'); 16x16 is pure per-call overhead:")
-    for (k, n) in [(16, 16), (768, 768), (768, 3072)]:
-        own, dn = ov[(k, n, "auto")], ov[(k, n, "onednn")]
-        emit("- %dx%d: own %.1f us, oneDNN %.1f us -> %.2fx" % (k, n, own * 1e6, dn * 1e6, dn / own))
+    for kn in ("16x16", "768x768", "768x3072"):
+        own, dn = ov[kn + ":auto"], ov[kn + ":onednn"]
+        emit("- %s: own %.1f us, oneDNN %.1f us -> %.2fx" % (kn, own * 1e6, dn * 1e6, dn / own))
     emit()
-    emit("load average at the end: %.2f %.2f %.2f (other work on this 2-core machine)" % os.getloadavg())
     emit("bench wall time: %.0f s" % (time.perf_counter() - t_start))
     emit()
     with open(os.path.join(HERE, "RESULTS.md"), "a") as f:
@@ -310,4 +352,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 3 and sys.argv[1] == "--peer":
+        run_peer(sys.argv[2])
+    else:
+        main()

@@ -201,6 +201,9 @@ lpot_status_t lpot_qconv_create(lpot_qconv_t **out, const int8_t *w,
     lpot_qparams_t qp = {.src_dt = LPOT_DT_U8, .src_scale = 1.0f, .src_zp = 1,
                          .dst_dt = LPOT_DT_F32, .dst_scale = 1.0f};
     conv_build_ctx bc = {c, 1, h, wd, LPOT_LAYOUT_NHWC, &qp};
+    int64_t oh = 1, ow = 1;
+    lpot_conv_out_hw(g, h, wd, &oh, &ow);
+    lpot_qk_use_threads((double)oh * ow * g->oc * (double)(g->ic / g->groups) * g->kh * g->kw);
     st = lpot_pcache_prime(&c->cache, conv_build, &bc, &c->packed_impl);
     if (st != LPOT_OK)
         goto error;
@@ -284,6 +287,8 @@ lpot_status_t lpot_qconv_run(lpot_qconv_t *c, const void *x, int64_t n, int64_t 
         return LPOT_OK;
     if (pref == LPOT_IMPL_REF)
         return conv_ref(c, x, n, h, w, oh, ow, layout, qp, y);
+    lpot_qk_use_threads((double)n * oh * ow * c->g.oc * (double)(c->g.ic / c->g.groups) * c->g.kh *
+                        c->g.kw);
     const size_t nx = (size_t)(n * c->g.ic * h * w);
     if (!c->w7 && !lpot_qk_exact_isa() && !lpot_qk_src_fits7(x, qp->src_dt, nx)) {
         int32_t *acc = NULL;

@@ -101,13 +101,17 @@ int lpot_qk_get_num_threads(void)
     return n > 0 ? n : g_default_threads;
 }
 
-/* OpenMP's thread count is a per-thread setting: apply the process-wide one
- * in the thread about to run a primitive. */
-static void apply_threads(void)
+static _Thread_local int tl_threads;
+
+int lpot_qk_use_threads(double macs)
 {
-    int n = lpot_qk_get_num_threads();
+    int n = macs < LPOT_SMALL_WORK_MACS ? 1 : lpot_qk_get_num_threads();
+    /* OpenMP's thread count is a per-thread setting: apply it in the thread
+     * about to create and run primitives (oneDNN sizes work at creation). */
     if (omp_get_max_threads() != n)
         omp_set_num_threads(n);
+    tl_threads = n;
+    return n;
 }
 
 /* ---- implementation names ------------------------------------------------- */
@@ -256,7 +260,6 @@ lpot_status_t lpot_exec_run(const_dnnl_primitive_t prim, lpot_exec_t *ex)
         if (st != LPOT_OK)
             goto cleanup;
     }
-    apply_threads();
     st = lpot_dnnl_check(dnnl_primitive_execute(prim, s, ex->n, ex->args), "execution");
     if (st != LPOT_OK)
         goto cleanup;
@@ -467,11 +470,12 @@ error:
 
 int lpot_pkey_qparams(lpot_pkey_t *key, int at, const lpot_qparams_t *qp)
 {
+    key->v[LPOT_KEY_LEN - 1] = tl_threads; /* primitives are sized for it */
     key->v[at++] = qp->src_dt;
     key->v[at++] = qp->src_zp != 0;
     key->v[at++] = qp->dst_dt;
     key->v[at++] = qp->n_post;
-    for (int i = 0; i < qp->n_post && at + 3 <= LPOT_KEY_LEN; i++) {
+    for (int i = 0; i < qp->n_post && at + 3 < LPOT_KEY_LEN; i++) {
         float s = qp->post[i].scale;
         int32_t bits;
         memcpy(&bits, &s, sizeof bits);

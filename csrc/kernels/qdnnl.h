@@ -103,8 +103,16 @@ typedef struct {
     int64_t v[LPOT_KEY_LEN];
 } lpot_pkey_t;
 
-/* Fill the attribute part of a key from qp (from slot `at`); returns the
- * next free slot. */
+/* Below this much work a call runs on one thread: waking an OpenMP team
+ * costs microseconds on a quiet machine and a scheduler slice on a busy one. */
+#define LPOT_SMALL_WORK_MACS 4e6
+
+/* Pick and apply (omp_set_num_threads, this thread) the thread count for a
+ * call of `macs` multiply-adds; remembered for the cache keys. */
+int lpot_qk_use_threads(double macs);
+
+/* Fill the attribute part of a key from qp (from slot `at`) and the thread
+ * count (last slot); returns the next free slot. */
 int lpot_pkey_qparams(lpot_pkey_t *key, int at, const lpot_qparams_t *qp);
 
 typedef struct lpot_pentry {

@@ -154,6 +154,7 @@ lpot_status_t lpot_qlinear_create(lpot_qlinear_t **out, const int8_t *w, int64_t
     lpot_qparams_t qp = {.src_dt = LPOT_DT_U8, .src_scale = 1.0f, .src_zp = 1,
                          .dst_dt = LPOT_DT_F32, .dst_scale = 1.0f};
     linear_build_ctx bc = {lin, m_hint > 0 ? m_hint : 128, &qp};
+    lpot_qk_use_threads((double)bc.m * (double)k * (double)n);
     st = lpot_pcache_prime(&lin->cache, linear_build, &bc, &lin->packed_impl);
     if (st != LPOT_OK)
         goto error;
@@ -210,7 +211,7 @@ static lpot_status_t linear_gemv(lpot_qlinear_t *lin, const void *x, int64_t m,
                           pairs + i * kp);
     /* Blocks of 8 channels shared among the threads above ~256K MACs. */
     const int64_t nb = lin->gemv_nb;
-    const int nt = m * lin->k * n >= (1 << 18) ? lpot_qk_get_num_threads() : 1;
+    const int nt = lpot_qk_use_threads((double)(m * lin->k * n));
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int t = 0; t < nt; t++) {
         const int64_t b0 = nb * t / nt, b1 = nb * (t + 1) / nt;
@@ -273,6 +274,7 @@ lpot_status_t lpot_qlinear_run(lpot_qlinear_t *lin, const void *x, int64_t m,
         return LPOT_OK;
     if (pref == LPOT_IMPL_REF)
         goto ref;
+    lpot_qk_use_threads((double)m * (double)lin->k * (double)lin->n);
     if (m <= LPOT_QGEMV_MAX_M && lin->gemv_w != NULL && pref == LPOT_IMPL_AUTO) {
         *impl = "lpot:gemv_avx2";
         return linear_gemv(lin, x, m, qp, y);

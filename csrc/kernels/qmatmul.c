@@ -136,6 +136,7 @@ lpot_status_t lpot_qmatmul_run(const void *a, const void *b, int64_t batch,
         bq = bs;
         zq = b_zp - 128;
     }
+    lpot_qk_use_threads((double)batch * m * k * n);
     const int64_t nb = (b_shared ? 1 : batch) * k * n;
     if (!lpot_qk_exact_isa() && !lpot_qk_s8_fits7(bq, (size_t)nb) &&
         !lpot_qk_src_fits7(a, qp->src_dt, (size_t)(batch * m * k))) {
