@@ -11,8 +11,20 @@ are uint8/int8 with a per-tensor scale and zero point.
   (raw accumulation, as ONNX MatMulInteger / ConvInteger).
 - :func:`qlinear_dynamic` quantizes float32 input on the fly.
 - :func:`last_impl` says what the calling thread's last call ran (the
-  oneDNN implementation, ``'lpot:ref'`` for the scalar reference, a
-  ``'+split'`` suffix for the exact path on CPUs without VNNI) and the ISA.
+  oneDNN implementation such as ``'gemm:jit'`` or ``'brg:avx512_core_amx'``,
+  ``'lpot:gemv_avx2'`` for lpot's own small-M kernel, ``'lpot:ref'`` for the
+  scalar reference, a ``'+split'`` suffix for the exact path on CPUs without
+  VNNI) and the ISA oneDNN dispatches to.
+- ``impl=`` on every op: ``'auto'`` (default), ``'onednn'`` (skip lpot's own
+  small-M kernel), ``'ref'`` (scalar reference, for tests).
+
+Threads: :func:`set_num_threads` (0 = OpenMP's default) applies to every
+call; calls under 4M multiply-adds run on one thread (waking a team costs
+more than it saves, and on a busy machine costs a scheduler slice).
+
+Rows M <= 4 of :func:`qlinear` on CPUs without VNNI run lpot's own AVX2
+kernel (int16 products with ``vpmaddwd``: exact for full-range weights,
+several times faster than oneDNN's ``gemm:jit`` at M=1; see bench/RESULTS.md).
 
 On CPUs without VNNI/AMX, oneDNN's int8 kernels add pairs of u8*s8 products
 with int16 saturation; lpot keeps results exact: when the weights are 7-bit
