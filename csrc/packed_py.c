@@ -928,14 +928,15 @@ PyDoc_STRVAR(last_impl_doc,
 "last_impl() -> dict\n\n"
 "What the calling thread's last linear / conv2d / matmul call ran: the\n"
 "oneDNN implementation name ('brg:avx2', 'gemm:jit', ...) or 'lpot:ref',\n"
-"plus 'isa': the ISA oneDNN dispatches to.");
+"plus 'isa': the ISA oneDNN dispatches to, and 'threads': the OpenMP threads\n"
+"the last call used (1 below 4M multiply-adds).");
 
 static PyObject *last_impl(PyObject *module, PyObject *Py_UNUSED(ignored))
 {
     (void)module;
-    return Py_BuildValue("{s:s,s:s,s:s,s:s}", "linear", lpot_qk_last_impl("linear"), "conv2d",
+    return Py_BuildValue("{s:s,s:s,s:s,s:s,s:i}", "linear", lpot_qk_last_impl("linear"), "conv2d",
                          lpot_qk_last_impl("conv2d"), "matmul", lpot_qk_last_impl("matmul"), "isa",
-                         lpot_onednn_isa());
+                         lpot_onednn_isa(), "threads", lpot_qk_last_threads());
 }
 
 static PyMethodDef packed_methods[] = {

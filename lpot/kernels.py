@@ -50,8 +50,9 @@ from lpot._engine import (  # noqa: F401  (re-exported)
 from lpot._engine import last_impl as _last_impl
 
 
-def last_impl() -> Dict[str, str]:
-    """{'linear': ..., 'conv2d': ..., 'matmul': ..., 'isa': ...} for the calling thread."""
+def last_impl() -> Dict[str, object]:
+    """{'linear', 'conv2d', 'matmul': impl names, 'isa': oneDNN's ISA,
+    'threads': OpenMP threads of the last call} for the calling thread."""
     return _last_impl()
 
 

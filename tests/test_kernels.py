@@ -402,6 +402,23 @@ def test_two_threads_share_a_packed_op():
     assert not errors, errors
 
 
+def test_set_num_threads_is_used_by_large_calls():
+    w = weights((256, 256), 7)
+    p = K.PackedLinear(w, np.float32(0.01))
+    big, small = acts((128, 256)), acts((2, 256))  # 8.4M and 131K multiply-adds
+    try:
+        for n in (1, 3):
+            lpot.set_num_threads(n)
+            np.testing.assert_array_equal(K.qlinear(big, p, 1.0, 0, out_dtype="int32"), linear_acc(big, 0, w))
+            assert K.last_impl()["threads"] == n
+            K.qlinear(small, p, 1.0, 0)
+            assert K.last_impl()["threads"] == 1
+    finally:
+        lpot.set_num_threads(0)
+    K.qlinear(big, p, 1.0, 0)
+    assert K.last_impl()["threads"] == lpot.get_num_threads()
+
+
 def test_set_num_threads_round_trip():
     before = lpot.get_num_threads()
     try:

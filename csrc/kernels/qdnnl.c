@@ -103,6 +103,8 @@ int lpot_qk_get_num_threads(void)
 
 static _Thread_local int tl_threads;
 
+int lpot_qk_last_threads(void) { return tl_threads; }
+
 int lpot_qk_use_threads(double macs)
 {
     int n = macs < LPOT_SMALL_WORK_MACS ? 1 : lpot_qk_get_num_threads();

@@ -79,6 +79,8 @@ int lpot_qk_get_num_threads(void);
 /* The implementation name of the calling thread's last call of `op`
  * ("linear", "conv2d", "matmul"); "" when none ran yet. */
 const char *lpot_qk_last_impl(const char *op);
+/* Threads the calling thread's last call asked OpenMP for (0: none yet). */
+int lpot_qk_last_threads(void);
 /* Record what a call ran for the calling thread (impl: a static string). */
 void lpot_qk_record_impl(const char *op, const char *impl);
 
