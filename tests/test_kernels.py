@@ -442,3 +442,25 @@ def test_more_shapes_than_the_primitive_cache_holds():
     for m in range(5, 80):
         x = acts((m, 24))
         np.testing.assert_array_equal(K.qlinear(x, p, 1.0, 2, out_dtype="int32"), linear_acc(x, 2, w))
+
+
+def test_random_shapes_exact():
+    """Random small shapes, dtypes, zero points and thread counts: int32 exact."""
+    hyp = pytest.importorskip("hypothesis")
+    st = hyp.strategies
+
+    @hyp.settings(max_examples=40, deadline=None, derandomize=True)
+    @hyp.given(m=st.integers(1, 9), k=st.integers(1, 70), n=st.integers(1, 40),
+               xdt=st.sampled_from([np.uint8, np.int8]), bits=st.sampled_from([7, 8]),
+               zp=st.integers(-128, 127), seed=st.integers(0, 2 ** 31 - 1))
+    def check(m, k, n, xdt, bits, zp, seed):
+        rng = np.random.default_rng(seed)
+        info = np.iinfo(xdt)
+        zp = int(np.clip(zp, info.min, info.max))
+        lo = -128 if bits == 8 else -64
+        w = rng.integers(lo, -lo, (n, k), dtype=np.int8)
+        x = rng.integers(info.min, info.max + 1, (m, k), dtype=xdt)
+        p = K.PackedLinear(w, np.float32(1))
+        np.testing.assert_array_equal(K.qlinear(x, p, 1.0, zp, out_dtype="int32"), linear_acc(x, zp, w))
+
+    check()
