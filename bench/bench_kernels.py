@@ -10,7 +10,8 @@ lpot runs u8 in / u8 out with per-channel 7-bit weights (|w| <= 64: no
 int16 saturation on CPUs without VNNI, see lpot/kernels.py), NHWC for convs;
 the torch and ORT peers get their preferred layouts (channels_last, NCHW).
 
-Figures: median time of 5 repetitions, GOPS = 2*MACs/time, and the fraction
+Figures: median over 3 rounds (each peer's process run once per round, the
+peers taking turns) of the median time of 3 repetitions, GOPS = 2*MACs/time, and the fraction
 of this CPU's int8 peak = cores x measured clock x int8 ops/cycle/core.
 
 Run by hand: python bench/bench_kernels.py   (appends to bench/RESULTS.md)
@@ -34,7 +35,8 @@ sys.path.insert(0, os.path.dirname(HERE))
 import lpot  # noqa: E402
 
 THREADS = os.cpu_count() or 1
-REPS = 5
+REPS = 3
+ROUNDS = 3
 MIN_REP_S = 0.05
 
 # int8 ops per cycle per core for the ISA oneDNN uses (2 * MACs/cycle).
@@ -272,6 +274,17 @@ def run_peer(peer):
 PEERS = ("lpot", "fp32", "torch_ao", "ort")
 
 
+def combine_rounds(rs):
+    """Median over the rounds of each figure (each already a median of REPS)."""
+    out = rs[0]
+    for kind in ("gemm", "conv"):
+        for i, row in enumerate(out[kind]):
+            row["t"] = {name: statistics.median(r[kind][i]["t"][name] for r in rs) for name in row["t"]}
+    if "gemv" in out:
+        out["gemv"] = {name: statistics.median(r["gemv"][name] for r in rs) for name in out["gemv"]}
+    return out
+
+
 def main() -> None:
     t_start = time.perf_counter()
     ghz, clk_src = measured_clock_ghz()
@@ -283,11 +296,13 @@ def main() -> None:
     # Each peer in its own process, one after the other: thread pools of
     # different runtimes (oneDNN's OpenMP, torch's OpenMP, ORT's spinning
     # pool) never compete for the 2 cores.
-    r = {}
-    for peer in PEERS:
-        cp = subprocess.run([sys.executable, "-W", "ignore", os.path.abspath(__file__), "--peer", peer],
-                            capture_output=True, text=True, check=True)
-        r[peer] = json.loads(cp.stdout.strip().splitlines()[-1])
+    rounds = {peer: [] for peer in PEERS}
+    for _ in range(ROUNDS):
+        for peer in PEERS:
+            cp = subprocess.run([sys.executable, "-W", "ignore", os.path.abspath(__file__), "--peer", peer],
+                                capture_output=True, text=True, check=True)
+            rounds[peer].append(json.loads(cp.stdout.strip().splitlines()[-1]))
+    r = {peer: combine_rounds(rs) for peer, rs in rounds.items()}
     lines = []
 
     def emit(s=""):
@@ -311,8 +326,9 @@ def main() -> None:
          % (ghz, clk_src, cores, ghz, opc, peak))
     emit("  (%s: 2 vector-multiply pipes x 32 u8*s8 MACs per 256-bit vpmaddubsw, each followed by a "
          "vpmaddwd widening step -> 32 MACs = 64 ops per cycle per core)" % isa)
-    emit("- each peer in its own process, one after another, %d threads each; medians of %d "
-         "repetitions; GOPS = 2*MACs/time" % (THREADS, REPS))
+    emit("- each peer in its own process, one after another, %d threads each, %d rounds of "
+         "(lpot, fp32, torch.ao, ORT); figure = median over the rounds of the median of %d "
+         "repetitions; GOPS = 2*MACs/time" % (THREADS, ROUNDS, REPS))
     emit("- load average at the start: %.2f %.2f %.2f, at the end: %.2f %.2f %.2f (this 2-core "
          "machine is shared with other jobs: figures are noisy)" % (load0 + os.getloadavg()))
     emit("- lpot: u8 in/out, per-channel 7-bit weights, NHWC convs; peers: torch fp32 "
