@@ -361,7 +361,8 @@ lpot_status_t lpot_qlinear_run_dynamic(lpot_qlinear_t *lin, const float *x, int6
     }
     lpot_qparams_t qp = {.src_dt = LPOT_DT_U8, .dst_dt = LPOT_DT_F32, .dst_scale = 1.0f,
                          .n_post = n_post};
-    memcpy(qp.post, post, sizeof(lpot_post_op_t) * (size_t)n_post);
+    if (n_post > 0)
+        memcpy(qp.post, post, sizeof(lpot_post_op_t) * (size_t)n_post);
     if (!per_row) {
         dyn_params(x, m * k, &x_scales[0], &x_zps[0]);
         dyn_quantize(x, m * k, x_scales[0], x_zps[0], q);
