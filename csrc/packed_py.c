@@ -904,7 +904,8 @@ cleanup:
 }
 
 PyDoc_STRVAR(set_num_threads_doc,
-"set_num_threads(n)\n\nThreads every int8 kernel call uses (0 = OpenMP default).");
+"set_num_threads(n)\n\nThreads every large int8 kernel call uses; 0 (default):\n"
+"OpenMP's default team or one thread, whichever measures faster per primitive.");
 
 static PyObject *set_num_threads(PyObject *module, PyObject *arg)
 {

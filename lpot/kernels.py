@@ -18,9 +18,13 @@ are uint8/int8 with a per-tensor scale and zero point.
 - ``impl=`` on every op: ``'auto'`` (default), ``'onednn'`` (skip lpot's own
   small-M kernel), ``'ref'`` (scalar reference, for tests).
 
-Threads: :func:`set_num_threads` (0 = OpenMP's default) applies to every
-call; calls under 4M multiply-adds run on one thread (waking a team costs
-more than it saves, and on a busy machine costs a scheduler slice).
+Threads: :func:`set_num_threads(n) <set_num_threads>` with n > 0 is used
+for every call of 4M multiply-adds or more. Left at 0 (the default), lpot
+measures each primitive with one thread and with OpenMP's default team and
+uses the faster, re-checking every 16th call: on a machine whose cores are
+busy with other work, a team that waits for a descheduled member is often
+several times slower than one thread. Calls under 4M multiply-adds always run
+on one thread. ``last_impl()['threads']`` says what the last call used.
 
 Rows M <= 4 of :func:`qlinear` on CPUs without VNNI run lpot's own AVX2
 kernel (int16 products with ``vpmaddwd``: exact for full-range weights,

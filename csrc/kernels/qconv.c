@@ -325,8 +325,11 @@ lpot_status_t lpot_qconv_run(lpot_qconv_t *c, const void *x, int64_t n, int64_t 
         src = tsrc;
         dst = tdst;
     }
+    const double t0 = lpot_qk_now();
     st = lpot_exec_qop(e->prim, src, e->weights, c->bias, dst, qp, c->scales,
                        c->n_scales, 0);
+    if (st == LPOT_OK)
+        lpot_pentry_record(e, lpot_qk_now() - t0);
     if (st == LPOT_OK && layout == LPOT_LAYOUT_NCHW)
         st = lpot_dnnl_run_reorder(e->post, tdst, y);
     if (st == LPOT_OK)

@@ -6,6 +6,7 @@
 #include <omp.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,18 +103,65 @@ int lpot_qk_get_num_threads(void)
 }
 
 static _Thread_local int tl_threads;
+static _Thread_local int tl_adaptive;   /* lpot_pcache_lookup may pick 1 or the default */
+static _Thread_local unsigned tl_calls;
 
 int lpot_qk_last_threads(void) { return tl_threads; }
+
+/* OpenMP's thread count is a per-thread setting: apply it in the thread
+ * about to create and run primitives (oneDNN sizes work at creation). */
+static void set_threads(int n)
+{
+    if (omp_get_max_threads() != n)
+        omp_set_num_threads(n);
+    tl_threads = n;
+}
 
 int lpot_qk_use_threads(double macs)
 {
     int n = macs < LPOT_SMALL_WORK_MACS ? 1 : lpot_qk_get_num_threads();
-    /* OpenMP's thread count is a per-thread setting: apply it in the thread
-     * about to create and run primitives (oneDNN sizes work at creation). */
-    if (omp_get_max_threads() != n)
-        omp_set_num_threads(n);
-    tl_threads = n;
+    tl_adaptive = n > 1 && atomic_load(&g_threads) == 0;
+    set_threads(n);
     return n;
+}
+
+double lpot_qk_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+void lpot_pentry_record(lpot_pentry_t *e, double secs)
+{
+    int n = atomic_fetch_add(&e->runs, 1);
+    double old = atomic_load(&e->secs);
+    /* the first run pays for first-touch and JIT: keep it out */
+    atomic_store(&e->secs, n <= 1 ? secs : 0.75 * old + 0.25 * secs);
+}
+
+/* Adaptive thread count for a large call (see lpot_qk_use_threads): each
+ * variant runs a few times first, then the faster one is used, the other
+ * re-measured every 16th call. */
+static void pick_threads(lpot_pcache_t *c, lpot_pkey_t *key)
+{
+    const int dflt = tl_threads;
+    lpot_pkey_t k1 = *key, kn = *key;
+    k1.v[LPOT_KEY_LEN - 1] = 1;
+    kn.v[LPOT_KEY_LEN - 1] = dflt;
+    lpot_pentry_t *e1 = lpot_pcache_get(c, &k1), *en = lpot_pcache_get(c, &kn);
+    int r1 = e1 ? atomic_load(&e1->runs) : 0, rn = en ? atomic_load(&en->runs) : 0;
+    int n;
+    if (rn < 3)
+        n = dflt;
+    else if (r1 < 3)
+        n = 1;
+    else {
+        int best = atomic_load(&e1->secs) < atomic_load(&en->secs) ? 1 : dflt;
+        n = (++tl_calls % 16 == 0) ? (best == 1 ? dflt : 1) : best;
+    }
+    set_threads(n);
+    key->v[LPOT_KEY_LEN - 1] = n;
 }
 
 /* ---- implementation names ------------------------------------------------- */
@@ -546,9 +594,12 @@ lpot_pentry_t *lpot_pcache_put(lpot_pcache_t *c, lpot_pentry_t *e)
     return res;
 }
 
-lpot_status_t lpot_pcache_lookup(lpot_pcache_t *c, const lpot_pkey_t *key, lpot_build_fn build,
+lpot_status_t lpot_pcache_lookup(lpot_pcache_t *c, const lpot_pkey_t *key_in, lpot_build_fn build,
                                  void *ctx, lpot_pentry_t **e, lpot_pentry_t **own)
 {
+    lpot_pkey_t key_local = *key_in, *key = &key_local;
+    if (tl_adaptive)
+        pick_threads(c, key); /* the build below reads the choice (tl_threads) */
     *own = NULL;
     *e = lpot_pcache_get(c, key);
     if (*e != NULL)

@@ -12,6 +12,7 @@
 #define LPOT_QDNNL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include <oneapi/dnnl/dnnl.h>
@@ -108,7 +109,12 @@ typedef struct {
 #define LPOT_SMALL_WORK_MACS 4e6
 
 /* Pick and apply (omp_set_num_threads, this thread) the thread count for a
- * call of `macs` multiply-adds; remembered for the cache keys. */
+ * call of `macs` multiply-adds; remembered for the cache keys. When the user
+ * left the count to lpot (set_num_threads(0)) and the call is large, the
+ * choice between one thread and OpenMP's default is made per primitive by
+ * lpot_pcache_lookup from measured times: on a machine whose cores are busy
+ * with other work a single thread is often several times faster than a team
+ * that waits for a descheduled member. */
 int lpot_qk_use_threads(double macs);
 
 /* Fill the attribute part of a key from qp (from slot `at`) and the thread
@@ -122,7 +128,14 @@ typedef struct lpot_pentry {
     dnnl_primitive_t post;     /* optional reorder after (conv NCHW: dst) */
     const void *weights;       /* packed weights this primitive reads (not owned) */
     const char *impl;          /* interned */
+    _Atomic double secs;       /* running average of the execution time */
+    atomic_int runs;
 } lpot_pentry_t;
+
+/* Time one execution of e (seconds) into its running average. */
+void lpot_pentry_record(lpot_pentry_t *e, double secs);
+/* Monotonic seconds. */
+double lpot_qk_now(void);
 
 void lpot_pentry_destroy(lpot_pentry_t *e);
 

@@ -299,8 +299,11 @@ lpot_status_t lpot_qlinear_run(lpot_qlinear_t *lin, const void *x, int64_t m,
         goto ref;
     if (st != LPOT_OK)
         return st;
+    const double t0 = lpot_qk_now();
     st = lpot_exec_qop(e->prim, x, e->weights, lin->bias, y, qp, lin->scales,
                        lin->n_scales, 0);
+    if (st == LPOT_OK)
+        lpot_pentry_record(e, lpot_qk_now() - t0);
     if (st == LPOT_OK)
         *impl = e->impl;
     lpot_pentry_destroy(own);

@@ -160,7 +160,10 @@ lpot_status_t lpot_qmatmul_run(const void *a, const void *b, int64_t batch,
     }
     if (st != LPOT_OK)
         goto cleanup;
+    const double t0 = lpot_qk_now();
     st = lpot_exec_qop(e->prim, a, bq, NULL, y, qp, &b_scale, 1, zq);
+    if (st == LPOT_OK)
+        lpot_pentry_record(e, lpot_qk_now() - t0);
     if (st == LPOT_OK)
         *impl = e->impl;
 cleanup:
