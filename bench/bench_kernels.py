@@ -36,6 +36,7 @@ import lpot  # noqa: E402
 
 THREADS = os.cpu_count() or 1
 REPS = 3
+WARMUP = 8
 ROUNDS = 3
 MIN_REP_S = 0.05
 
@@ -87,7 +88,8 @@ def bench_all(fns: dict) -> dict:
     every repetition so that load from elsewhere hits them alike."""
     inner = {}
     for name, fn in fns.items():
-        fn()
+        for _ in range(WARMUP):  # JIT, packing, and lpot's per-primitive thread choice settle
+            fn()
         t0 = time.perf_counter()
         fn()
         inner[name] = max(1, int(MIN_REP_S / max(time.perf_counter() - t0, 1e-7)))
