@@ -96,6 +96,26 @@ def test_linear_epilogue(per_channel, out, post):
         np.testing.assert_allclose(ref, want, rtol=1e-5, atol=1e-4)
 
 
+@pytest.mark.parametrize("out,post", [("float32", ()), ("uint8", ("relu",)), ("int8", ()),
+                                      ("uint8", ("gelu",))])
+def test_linear_full_range_epilogue(out, post):
+    """8-bit weights and activations (the split path on CPUs without VNNI)."""
+    m, k, n = 64, 129, 1030  # more columns than one epilogue chunk
+    w = weights((n, k))
+    ws = RNG.uniform(0.0005, 0.002, n).astype(np.float32)
+    b = RNG.standard_normal(n).astype(np.float32)
+    x = acts((m, k))
+    p = K.PackedLinear(w, ws, b)
+    kw = dict(out_dtype=out, out_scale=0.25, out_zp=128 if out == "uint8" else 0, post_ops=list(post))
+    got = K.qlinear(x, p, 0.01, 131, **kw)
+    want = epilogue(linear_acc(x, 131, w), 0.01, ws, b, post, out_dtype=out, out_scale=0.25,
+                    out_zp=kw["out_zp"])
+    if out == "float32":
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
+    else:
+        assert_q_close(got, want)
+
+
 def test_linear_leading_dims_and_batch_64():
     w = weights((17, 31))
     p = K.PackedLinear(w, np.full(17, 0.01, np.float32))

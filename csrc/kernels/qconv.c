@@ -230,12 +230,15 @@ const lpot_conv_geom_t *lpot_qconv_geom(const lpot_qconv_t *c) { return &c->g; }
 const char *lpot_qconv_packed_impl(const lpot_qconv_t *c) { return c->packed_impl; }
 size_t lpot_qconv_packed_bytes(const lpot_qconv_t *c) { return lpot_wpack_bytes(&((lpot_qconv_t *)c)->wp); }
 
+/* fast: the vectorized epilogue where it applies (NHWC), else the reference */
 static void conv_epilogue(lpot_qconv_t *c, const int32_t *acc, int64_t n, int64_t oh, int64_t ow,
-                          lpot_layout_t layout, const lpot_qparams_t *qp, void *y)
+                          lpot_layout_t layout, const lpot_qparams_t *qp, void *y, int fast)
 {
     if (layout == LPOT_LAYOUT_NCHW)
         lpot_qepilogue_ref(acc, n * c->g.oc, oh * ow, 1, c->g.oc, c->scales, c->n_scales, c->bias,
                            qp, y);
+    else if (fast)
+        lpot_qepilogue(acc, n * oh * ow, c->g.oc, c->scales, c->n_scales, c->bias, qp, y);
     else
         lpot_qepilogue_ref(acc, n * oh * ow, c->g.oc, 0, c->g.oc, c->scales, c->n_scales, c->bias,
                            qp, y);
@@ -250,7 +253,7 @@ static lpot_status_t conv_ref(lpot_qconv_t *c, const void *x, int64_t n, int64_t
     if (acc == NULL)
         return lpot_set_error(LPOT_ERR_NOMEM, "accumulator of %lld values", (long long)total);
     lpot_qconv_acc_ref(x, qp->src_dt, qp->src_zp, layout, c->w, &c->g, n, h, w, oh, ow, acc);
-    conv_epilogue(c, acc, n, oh, ow, layout, qp, y);
+    conv_epilogue(c, acc, n, oh, ow, layout, qp, y, 0);
     free(acc);
     return LPOT_OK;
 }
@@ -296,7 +299,7 @@ lpot_status_t lpot_qconv_run(lpot_qconv_t *c, const void *x, int64_t n, int64_t 
         st = lpot_qk_run_split(conv_raw, &ctx, x, qp->src_dt, nx, qp->src_zp,
                                (size_t)(n * c->g.oc * oh * ow), &acc, impl);
         if (st == LPOT_OK)
-            conv_epilogue(c, acc, n, oh, ow, layout, qp, y);
+            conv_epilogue(c, acc, n, oh, ow, layout, qp, y, 0);
         free(acc);
         return st;
     }

@@ -142,6 +142,67 @@ void lpot_qepilogue_ref(const int32_t *acc, int64_t rows, int64_t cols,
         }
 }
 
+/* The common epilogues (no post-ops or relu only; f32/u8/s8 out) as plain
+ * loops the compiler vectorizes; anything else goes to the reference. Same
+ * math as lpot_qepilogue_ref except the rounding of the requantized value,
+ * done in float (round half to even by the 1.5 * 2^23 trick). */
+void lpot_qepilogue(const int32_t *acc, int64_t rows, int64_t cols, const float *w_scales,
+                    int64_t n_scales, const float *bias, const lpot_qparams_t *qp, void *y)
+{
+    int relu = 0;
+    for (int p = 0; p < qp->n_post; p++) {
+        if (qp->post[p].kind != LPOT_POST_RELU) {
+            lpot_qepilogue_ref(acc, rows, cols, 0, cols, w_scales, n_scales, bias, qp, y);
+            return;
+        }
+        relu = 1;
+    }
+    if (qp->dst_dt == LPOT_DT_S32) {
+        lpot_qepilogue_ref(acc, rows, cols, 0, cols, w_scales, n_scales, bias, qp, y);
+        return;
+    }
+    float sc[1024], bs[1024], q[1024]; /* per column, in chunks of 1024 */
+    const float lo = qp->dst_dt == LPOT_DT_U8 ? 0.0f : -128.0f;
+    const float hi = qp->dst_dt == LPOT_DT_U8 ? 255.0f : 127.0f;
+    const float zp = (float)qp->dst_zp, ds = qp->dst_scale, magic = 12582912.0f;
+    const int64_t chunk = (int64_t)(sizeof sc / sizeof sc[0]);
+    for (int64_t c0 = 0; c0 < cols; c0 += chunk) {
+        const int64_t nc = cols - c0 < chunk ? cols - c0 : chunk;
+        for (int64_t c = 0; c < nc; c++) {
+            sc[c] = qp->src_scale * w_scales[n_scales == 1 ? 0 : c0 + c];
+            bs[c] = bias ? bias[c0 + c] : 0.0f;
+        }
+        for (int64_t r = 0; r < rows; r++) {
+            const int32_t *a = acc + r * cols + c0;
+            if (qp->dst_dt == LPOT_DT_F32) {
+                float *o = (float *)y + r * cols + c0;
+                for (int64_t c = 0; c < nc; c++) {
+                    float v = (float)a[c] * sc[c] + bs[c];
+                    o[c] = relu && v < 0.0f ? 0.0f : v;
+                }
+                continue;
+            }
+            for (int64_t c = 0; c < nc; c++) {
+                float v = (float)a[c] * sc[c] + bs[c];
+                v = relu && v < 0.0f ? 0.0f : v;
+                v = v / ds + zp;
+                v = v >= lo ? v : lo; /* NaN -> lo */
+                v = v <= hi ? v : hi;
+                q[c] = (v + magic) - magic;
+            }
+            if (qp->dst_dt == LPOT_DT_U8) {
+                uint8_t *o = (uint8_t *)y + r * cols + c0;
+                for (int64_t c = 0; c < nc; c++)
+                    o[c] = (uint8_t)(int32_t)q[c];
+            } else {
+                int8_t *o = (int8_t *)y + r * cols + c0;
+                for (int64_t c = 0; c < nc; c++)
+                    o[c] = (int8_t)(int32_t)q[c];
+            }
+        }
+    }
+}
+
 lpot_status_t lpot_qparams_check(const lpot_qparams_t *qp)
 {
     if (qp->src_dt != LPOT_DT_U8 && qp->src_dt != LPOT_DT_S8)

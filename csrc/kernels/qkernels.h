@@ -194,6 +194,11 @@ void lpot_qepilogue_ref(const int32_t *acc, int64_t rows, int64_t cols,
                         const float *w_scales, int64_t n_scales, const float *bias,
                         const lpot_qparams_t *qp, void *y);
 
+/* lpot_qepilogue_ref for channels along the columns, with fast vectorizable
+ * loops for the common cases (no post-ops or relu; f32/u8/s8 output). */
+void lpot_qepilogue(const int32_t *acc, int64_t rows, int64_t cols, const float *w_scales,
+                    int64_t n_scales, const float *bias, const lpot_qparams_t *qp, void *y);
+
 /* Round half to even and saturate to dt (U8/S8/S32). */
 int32_t lpot_q_saturate(double v, lpot_dtype_t dt);
 

@@ -222,8 +222,7 @@ static lpot_status_t linear_gemv(lpot_qlinear_t *lin, const void *x, int64_t m,
         int32_t *a = acc + i * np;
         for (int64_t j = 0; j < n; j++)
             a[j] -= qp->src_zp * lin->colsum[j];
-        lpot_qepilogue_ref(a, 1, n, 0, n, lin->scales, lin->n_scales, lin->bias, qp,
-                           (char *)y + i * n * ys);
+        lpot_qepilogue(a, 1, n, lin->scales, lin->n_scales, lin->bias, qp, (char *)y + i * n * ys);
     }
     free(pairs);
     free(acc);
@@ -286,8 +285,7 @@ lpot_status_t lpot_qlinear_run(lpot_qlinear_t *lin, const void *x, int64_t m,
         st = lpot_qk_run_split(linear_raw, &ctx, x, qp->src_dt, (size_t)(m * lin->k), qp->src_zp,
                                (size_t)(m * lin->n), &acc, impl);
         if (st == LPOT_OK)
-            lpot_qepilogue_ref(acc, m, lin->n, 0, lin->n, lin->scales, lin->n_scales, lin->bias,
-                               qp, y);
+            lpot_qepilogue(acc, m, lin->n, lin->scales, lin->n_scales, lin->bias, qp, y);
         free(acc);
         return st;
     }
@@ -395,8 +393,7 @@ lpot_status_t lpot_qlinear_run_dynamic(lpot_qlinear_t *lin, const float *x, int6
         for (int64_t j = 0; j < n; j++)
             acc[i * n + j] -= x_zps[i] * lin->colsum[j];
         ep.src_scale = x_scales[i];
-        lpot_qepilogue_ref(acc + i * n, 1, n, 0, n, lin->scales, lin->n_scales, lin->bias, &ep,
-                           y + i * n);
+        lpot_qepilogue(acc + i * n, 1, n, lin->scales, lin->n_scales, lin->bias, &ep, y + i * n);
     }
 cleanup:
     free(q);

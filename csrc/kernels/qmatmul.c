@@ -145,7 +145,7 @@ lpot_status_t lpot_qmatmul_run(const void *a, const void *b, int64_t batch,
         st = lpot_qk_run_split(mm_raw, &ctx, a, qp->src_dt, (size_t)(batch * m * k), qp->src_zp,
                                (size_t)(batch * m * n), &acc, impl);
         if (st == LPOT_OK)
-            lpot_qepilogue_ref(acc, batch * m, n, 0, n, &b_scale, 1, NULL, qp, y);
+            lpot_qepilogue(acc, batch * m, n, &b_scale, 1, NULL, qp, y);
         free(acc);
         goto cleanup;
     }
