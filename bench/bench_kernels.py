@@ -121,22 +121,9 @@ def ort_session(model):
     return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
 
 
-def ort_qlinear_matmul(w_kn, ws, x_s, x_z, y_s, y_z, m):
-    from onnx import TensorProto, helper, numpy_helper
-    inits = [numpy_helper.from_array(np.array(x_s, np.float32), "xs"),
-             numpy_helper.from_array(np.array(x_z, np.uint8), "xz"),
-             numpy_helper.from_array(w_kn, "w"),
-             numpy_helper.from_array(ws.astype(np.float32), "ws"),
-             numpy_helper.from_array(np.zeros(ws.shape, np.int8), "wz"),
-             numpy_helper.from_array(np.array(y_s, np.float32), "ys"),
-             numpy_helper.from_array(np.array(y_z, np.uint8), "yz")]
-    node = helper.make_node("QLinearMatMul", ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz"], ["y"])
-    g = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.UINT8, [m, w_kn.shape[0]])],
-                          [helper.make_tensor_value_info("y", TensorProto.UINT8, None)], inits)
-    return ort_session(helper.make_model(g, opset_imports=[helper.make_opsetid("", 19)]))
-
-
-def ort_qlinear_conv(w, ws, x_s, x_z, y_s, y_z, stride, pad, xshape):
+def ort_one_op(op, w, ws, x_s, x_z, y_s, y_z, xshape, **attrs):
+    """ONNX Runtime session of one QLinearMatMul / QLinearConv node, u8 in/out,
+    s8 per-channel weights as initializers."""
     from onnx import TensorProto, helper, numpy_helper
     inits = [numpy_helper.from_array(np.array(x_s, np.float32), "xs"),
              numpy_helper.from_array(np.array(x_z, np.uint8), "xz"),
@@ -145,8 +132,7 @@ def ort_qlinear_conv(w, ws, x_s, x_z, y_s, y_z, stride, pad, xshape):
              numpy_helper.from_array(np.zeros(ws.shape, np.int8), "wz"),
              numpy_helper.from_array(np.array(y_s, np.float32), "ys"),
              numpy_helper.from_array(np.array(y_z, np.uint8), "yz")]
-    node = helper.make_node("QLinearConv", ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz"], ["y"],
-                            strides=[stride, stride], pads=[pad] * 4)
+    node = helper.make_node(op, ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz"], ["y"], **attrs)
     g = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.UINT8, list(xshape))],
                           [helper.make_tensor_value_info("y", TensorProto.UINT8, None)], inits)
     return ort_session(helper.make_model(g, opset_imports=[helper.make_opsetid("", 19)]))
@@ -206,7 +192,7 @@ def gemm_fns(peer, i, m, k, n, info):
         info["impl8"] = K.last_impl()["linear"]
         return {"lpot": run, "lpot_8bit": run8}
     if peer == "ort":
-        sess = ort_qlinear_matmul(np.ascontiguousarray(w.T), ws, X_S, X_Z, Y_S, Y_Z, m)
+        sess = ort_one_op("QLinearMatMul", np.ascontiguousarray(w.T), ws, X_S, X_Z, Y_S, Y_Z, x.shape)
         return {"ort": lambda: sess.run(None, {"x": x})}
     torch = torch_mod()
     xf = torch.from_numpy((x.astype(np.float32) - X_Z) * X_S)
@@ -232,7 +218,7 @@ def conv_fns(peer, i, batch, c, oc, k, hw, info):
         info["impl"] = K.last_impl()["conv2d"]
         return {"lpot": run}
     if peer == "ort":
-        sess = ort_qlinear_conv(w, ws, X_S, X_Z, Y_S, Y_Z, 1, pad, x.shape)
+        sess = ort_one_op("QLinearConv", w, ws, X_S, X_Z, Y_S, Y_Z, x.shape, strides=[1, 1], pads=[pad] * 4)
         return {"ort": lambda: sess.run(None, {"x": x})}
     torch = torch_mod()
     xf = torch.from_numpy((x.astype(np.float32) - X_Z) * X_S).contiguous(memory_format=torch.channels_last)
