@@ -104,7 +104,8 @@ int lpot_qk_get_num_threads(void)
 
 static _Thread_local int tl_threads;
 static _Thread_local int tl_adaptive;   /* lpot_pcache_lookup may pick 1 or the default */
-static _Thread_local unsigned tl_calls;
+static _Thread_local double tl_last_explore;
+#define LPOT_EXPLORE_SECS 0.05 /* re-measure the other variant at most this often */
 
 int lpot_qk_last_threads(void) { return tl_threads; }
 
@@ -135,14 +136,34 @@ double lpot_qk_now(void)
 void lpot_pentry_record(lpot_pentry_t *e, double secs)
 {
     int n = atomic_fetch_add(&e->runs, 1);
-    double old = atomic_load(&e->secs);
-    /* the first run pays for first-touch and JIT: keep it out */
-    atomic_store(&e->secs, n <= 1 ? secs : 0.75 * old + 0.25 * secs);
+    if (n == 0)
+        return; /* the first run pays for first-touch and JIT: keep it out */
+    atomic_store(&e->secs[(n - 1) % LPOT_TIME_WINDOW], secs);
+}
+
+double lpot_pentry_typical(lpot_pentry_t *e)
+{
+    int n = atomic_load(&e->runs) - 1;
+    double v[LPOT_TIME_WINDOW];
+    if (n <= 0)
+        return 0.0;
+    if (n > LPOT_TIME_WINDOW)
+        n = LPOT_TIME_WINDOW;
+    for (int i = 0; i < n; i++) {
+        double t = atomic_load(&e->secs[i]);
+        int j = i;
+        for (; j > 0 && v[j - 1] > t; j--)
+            v[j] = v[j - 1];
+        v[j] = t;
+    }
+    return v[n / 2];
 }
 
 /* Adaptive thread count for a large call (see lpot_qk_use_threads): each
- * variant runs a few times first, then the faster one is used, the other
- * re-measured every 16th call. */
+ * variant runs a few times first, then the one with the lower median of its
+ * last 8 times is used and the other re-measured at most every 50 ms of
+ * this thread's time (a bounded cost: one slower call per 50 ms), so the
+ * choice follows the machine's load within a fraction of a second. */
 static void pick_threads(lpot_pcache_t *c, lpot_pkey_t *key)
 {
     const int dflt = tl_threads;
@@ -157,8 +178,13 @@ static void pick_threads(lpot_pcache_t *c, lpot_pkey_t *key)
     else if (r1 < 3)
         n = 1;
     else {
-        int best = atomic_load(&e1->secs) < atomic_load(&en->secs) ? 1 : dflt;
-        n = (++tl_calls % 16 == 0) ? (best == 1 ? dflt : 1) : best;
+        int best = lpot_pentry_typical(e1) < lpot_pentry_typical(en) ? 1 : dflt;
+        double now = lpot_qk_now();
+        n = best;
+        if (now - tl_last_explore > LPOT_EXPLORE_SECS) {
+            tl_last_explore = now;
+            n = best == 1 ? dflt : 1;
+        }
     }
     set_threads(n);
     key->v[LPOT_KEY_LEN - 1] = n;

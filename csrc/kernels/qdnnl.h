@@ -121,6 +121,7 @@ int lpot_qk_use_threads(double macs);
  * count (last slot); returns the next free slot. */
 int lpot_pkey_qparams(lpot_pkey_t *key, int at, const lpot_qparams_t *qp);
 
+#define LPOT_TIME_WINDOW 8
 typedef struct lpot_pentry {
     lpot_pkey_t key;
     dnnl_primitive_t prim;
@@ -128,12 +129,14 @@ typedef struct lpot_pentry {
     dnnl_primitive_t post;     /* optional reorder after (conv NCHW: dst) */
     const void *weights;       /* packed weights this primitive reads (not owned) */
     const char *impl;          /* interned */
-    _Atomic double secs;       /* running average of the execution time */
+    _Atomic double secs[LPOT_TIME_WINDOW]; /* the last execution times */
     atomic_int runs;
 } lpot_pentry_t;
 
-/* Time one execution of e (seconds) into its running average. */
+/* Record one execution time of e (seconds). */
 void lpot_pentry_record(lpot_pentry_t *e, double secs);
+/* Median of e's recent execution times (0 before any). */
+double lpot_pentry_typical(lpot_pentry_t *e);
 /* Monotonic seconds. */
 double lpot_qk_now(void);
 
