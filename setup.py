@@ -27,8 +27,9 @@ def engine_extension() -> Extension:
 
     sources = sorted(glob.glob("csrc/**/*.c", recursive=True))
     extra_compile = ["-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra",
-                     "-fvisibility=hidden", "-fno-strict-aliasing"]
-    extra_link = []
+                     "-fvisibility=hidden", "-fno-strict-aliasing",
+                     "-fopenmp"]  # GNU OpenMP: the runtime oneDNN's gomp build uses
+    extra_link = ["-fopenmp"]
     if os.environ.get("LPOT_WERROR") == "1":
         extra_compile.append("-Werror")
     if os.environ.get("LPOT_SANITIZE") == "1":

@@ -13,6 +13,7 @@
 #include "kernels/onednn.h"
 #include "tune_py.h"
 #include "observer_py.h"
+#include "packed_py.h"
 
 /* ---- subsystems: each adds its types/functions at exec ------------------ */
 
@@ -20,6 +21,7 @@ static int (*const subsystems[])(PyObject *module) = {
     lpot_tune_exec,
     lpot_config_exec,
     lpot_calib_exec,
+    lpot_packed_exec,
     NULL, /* sentinel; add lpot_<name>_exec above it */
 };
 
@@ -233,6 +235,8 @@ static int module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->KernelError);
     Py_VISIT(st->TuningSpaceType);
     Py_VISIT(st->ObserverType);
+    Py_VISIT(st->PackedLinearType);
+    Py_VISIT(st->PackedConv2dType);
     return 0;
 }
 
@@ -246,6 +250,8 @@ static int module_clear(PyObject *module)
     Py_CLEAR(st->KernelError);
     Py_CLEAR(st->TuningSpaceType);
     Py_CLEAR(st->ObserverType);
+    Py_CLEAR(st->PackedLinearType);
+    Py_CLEAR(st->PackedConv2dType);
     return 0;
 }
 

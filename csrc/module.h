@@ -27,6 +27,9 @@ typedef struct {
     PyObject *TuningSpaceType; /* tune_py.c */
     /* calibration (observer_py.c) */
     PyObject *ObserverType;
+    /* int8 kernels (packed_py.c) */
+    PyObject *PackedLinearType;
+    PyObject *PackedConv2dType;
 } lpot_state;
 
 extern PyModuleDef lpot_module_def;

@@ -14,6 +14,8 @@ from lpot._engine import (  # noqa: F401  (re-exported)
     ModelError,
     TuningError,
     cpu_features,
+    get_num_threads,
+    set_num_threads,
 )
 
 __version__ = "0.1.0"
@@ -23,6 +25,8 @@ _logging.getLogger("lpot").addHandler(_logging.NullHandler())
 __all__ = [
     "__version__",
     "cpu_features",
+    "set_num_threads",
+    "get_num_threads",
     "LpotError",
     "ConfigError",
     "ModelError",

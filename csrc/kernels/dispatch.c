@@ -15,6 +15,8 @@ const lpot_kernels_t lpot_kernels_ref = {
     .minmax_f32_isa = "scalar",
     QUANT_SLOTS(ref),
     .quant_isa = "scalar",
+    .qgemv_s8 = lpot_qgemv_s8_ref,
+    .qgemv_s8_isa = "scalar",
 };
 
 #if defined(__x86_64__)
@@ -39,6 +41,8 @@ lpot_kernels_t lpot_kernels = {
     .minmax_f32_isa = "scalar",
     QUANT_SLOTS(ref),
     .quant_isa = "scalar",
+    .qgemv_s8 = lpot_qgemv_s8_ref,
+    .qgemv_s8_isa = "scalar",
 };
 
 void lpot_dispatch_init(const lpot_cpu_info_t *info)
@@ -60,6 +64,10 @@ void lpot_dispatch_init(const lpot_cpu_info_t *info)
     else if (info->used[LPOT_CPU_AVX2] && info->used[LPOT_CPU_F16C] &&
              info->used[LPOT_CPU_FMA])
         use_quant(&quant_avx2);
+    if (info->used[LPOT_CPU_AVX2]) {
+        lpot_kernels.qgemv_s8 = lpot_qgemv_s8_avx2;
+        lpot_kernels.qgemv_s8_isa = "avx2";
+    }
 #else
     (void)info;
 #endif

@@ -66,6 +66,15 @@ typedef void (*lpot_minmax_elem_f32_fn)(const float *x, size_t n, float *mn, flo
 #define LPOT_HIST_SUBS 4
 typedef void (*lpot_hist_f32_fn)(const float *x, size_t n, float inv_w, int32_t nb,
                                  uint32_t *sub, float *mn, float *mx);
+/* Small-M int8 GEMV (exact int32, no saturation): acc[r][j] = sum_k x[r][k] *
+ * w[j][k] for r < m <= LPOT_QGEMV_MAX_M rows. xpairs: m x kp int32, each the
+ * pair (x[2p], x[2p+1]) as two int16 (low, high); w: packed by
+ * lpot_qgemv_pack (blocks of 8 channels x kp pairs x 16 bytes; pass the
+ * first block to do and how many); acc: row r at acc + r * ldacc. */
+#define LPOT_QGEMV_MAX_M 4
+typedef void (*lpot_qgemv_s8_fn)(const int32_t *xpairs, int64_t m, int64_t kp,
+                                 const int8_t *wpack, int64_t nblocks, int32_t *acc,
+                                 int64_t ldacc);
 
 typedef struct {
     lpot_minmax_f32_fn minmax_f32;
@@ -78,6 +87,8 @@ typedef struct {
     lpot_minmax_elem_f32_fn minmax_elem_f32;
     lpot_hist_f32_fn hist_f32;
     const char *quant_isa;
+    lpot_qgemv_s8_fn qgemv_s8;
+    const char *qgemv_s8_isa;
 } lpot_kernels_t;
 
 extern lpot_kernels_t lpot_kernels;           /* what runs */
@@ -113,5 +124,14 @@ void lpot_minmax_f32_avx512(const float *x, size_t n, ptrdiff_t stride,
 LPOT_QUANT_KERNELS(ref)
 LPOT_QUANT_KERNELS(avx2)
 LPOT_QUANT_KERNELS(avx512)
+/* Pack w (n x k row-major s8) for qgemv: returns nblocks*kp*16 bytes
+ * (malloc'd; NULL when out of memory), zero-padded to whole blocks/pairs. */
+int8_t *lpot_qgemv_pack(const int8_t *w, int64_t n, int64_t k, int64_t *nblocks, int64_t *kp);
+/* Build the int16 pairs of one row of x (u8 when is_u8, else s8). */
+void lpot_qgemv_xpairs(const void *x, int is_u8, int64_t k, int32_t *pairs);
+void lpot_qgemv_s8_ref(const int32_t *xpairs, int64_t m, int64_t kp, const int8_t *wpack,
+                       int64_t nblocks, int32_t *acc, int64_t ldacc);
+void lpot_qgemv_s8_avx2(const int32_t *xpairs, int64_t m, int64_t kp, const int8_t *wpack,
+                        int64_t nblocks, int32_t *acc, int64_t ldacc);
 
 #endif

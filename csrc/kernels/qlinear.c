@@ -1,0 +1,402 @@
+/* Packed int8 linear (oneDNN matmul with prepacked s8 weights) and the
+ * dynamic quantized linear. Plain C. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dispatch.h"
+#include "qdnnl.h"
+
+struct lpot_qlinear {
+    int64_t n, k;
+    int8_t *w;        /* plain N x K copy: packing source and reference path */
+    float *scales;
+    int64_t n_scales;
+    float *bias;      /* NULL or N */
+    int32_t *colsum;  /* sum_k w[n, k], for per-row dynamic quantization */
+    lpot_wpack_t wp;
+    lpot_pcache_t cache;
+    const char *packed_impl;
+    int w7;           /* every |w| <= 64: no int16 saturation without VNNI */
+    int8_t *gemv_w;   /* weights packed for lpot's own small-M kernel (or NULL) */
+    int64_t gemv_nb, gemv_kp;
+};
+
+static lpot_status_t check_scales(const float *s, int64_t n_scales, int64_t channels,
+                                  const char *what)
+{
+    if (n_scales != 1 && n_scales != channels)
+        return lpot_set_error(LPOT_ERR_KERNEL,
+                              "w_scales: expected 1 (per-tensor) or %lld (per-channel) scales "
+                              "for %s, got %lld",
+                              (long long)channels, what, (long long)n_scales);
+    for (int64_t i = 0; i < n_scales; i++)
+        if (!(s[i] > 0.0f) || !isfinite(s[i]))
+            return lpot_set_error(LPOT_ERR_KERNEL,
+                                  "w_scales[%lld]: expected a positive finite scale, got %g",
+                                  (long long)i, (double)s[i]);
+    return LPOT_OK;
+}
+
+static void linear_key(lpot_pkey_t *key, int64_t m, const lpot_qparams_t *qp)
+{
+    memset(key, 0, sizeof *key);
+    key->v[0] = 1;
+    key->v[1] = m;
+    lpot_pkey_qparams(key, 2, qp);
+}
+
+typedef struct {
+    lpot_qlinear_t *lin;
+    int64_t m;
+    const lpot_qparams_t *qp;
+} linear_build_ctx;
+
+/* Build the oneDNN matmul for m rows and qp; LPOT_ERR_UNSUPPORTED when
+ * oneDNN has no implementation. */
+static lpot_status_t linear_build(void *ctx, lpot_pentry_t **out)
+{
+    const linear_build_ctx *c = ctx;
+    const lpot_qlinear_t *lin = c->lin;
+    const lpot_qparams_t *qp = c->qp;
+    const int64_t m = c->m;
+    dnnl_engine_t eng = NULL;
+    dnnl_memory_desc_t md[4] = {NULL, NULL, NULL, NULL}; /* src, wei, bias, dst */
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    lpot_pentry_t *e = calloc(1, sizeof *e);
+    lpot_status_t st = e ? lpot_dnnl_engine(&eng) : lpot_set_error(LPOT_ERR_NOMEM, "cache entry");
+    if (st != LPOT_OK)
+        goto error;
+    linear_key(&e->key, m, qp);
+    dnnl_dims_t ds = {m, lin->k}, dw = {lin->k, lin->n}, db = {1, lin->n}, dd = {m, lin->n};
+    const int use_bias = lin->bias != NULL && qp->dst_dt != LPOT_DT_S32;
+    st = lpot_dnnl_check(dnnl_memory_desc_create_with_tag(&md[0], 2, ds, lpot_dnnl_dt(qp->src_dt), dnnl_ab), "src descriptor");
+    if (st == LPOT_OK)
+        st = lpot_dnnl_check(dnnl_memory_desc_create_with_tag(&md[1], 2, dw, dnnl_s8, dnnl_format_tag_any), "weight descriptor");
+    if (st == LPOT_OK && use_bias)
+        st = lpot_dnnl_check(dnnl_memory_desc_create_with_tag(&md[2], 2, db, dnnl_f32, dnnl_ab), "bias descriptor");
+    if (st == LPOT_OK)
+        st = lpot_dnnl_check(dnnl_memory_desc_create_with_tag(&md[3], 2, dd, lpot_dnnl_dt(qp->dst_dt), dnnl_ab), "dst descriptor");
+    if (st == LPOT_OK)
+        st = lpot_dnnl_attr(&attr, qp, lin->n_scales > 1 ? 1 << 1 : 0, qp->src_zp != 0, 0);
+    if (st != LPOT_OK)
+        goto error;
+    dnnl_status_t s = dnnl_matmul_primitive_desc_create(&pd, eng, md[0], md[1], md[2], md[3], attr);
+    st = lpot_pentry_finish(e, s, pd, &c->lin->wp, "int8 matmul");
+    if (st != LPOT_OK)
+        goto error;
+    *out = e;
+    goto cleanup;
+error:
+    lpot_pentry_destroy(e);
+cleanup:
+    if (attr)
+        dnnl_primitive_attr_destroy(attr);
+    lpot_md_destroy_all(md, 4);
+    return st;
+}
+
+lpot_status_t lpot_qlinear_create(lpot_qlinear_t **out, const int8_t *w, int64_t n,
+                                  int64_t k, const float *w_scales, int64_t n_scales,
+                                  const float *bias, int64_t m_hint)
+{
+    lpot_qlinear_t *lin = NULL;
+    lpot_status_t st;
+    if (n < 1 || k < 1)
+        return lpot_set_error(LPOT_ERR_KERNEL, "weight: expected a non-empty 2-D (N, K) array, got (%lld, %lld)",
+                              (long long)n, (long long)k);
+    st = check_scales(w_scales, n_scales, n, "output channels");
+    if (st != LPOT_OK)
+        return st;
+    lin = calloc(1, sizeof *lin);
+    if (lin == NULL)
+        return lpot_set_error(LPOT_ERR_NOMEM, "packed linear");
+    lpot_pcache_init(&lin->cache);
+    lin->n = n;
+    lin->k = k;
+    lin->n_scales = n_scales;
+    lin->w = malloc((size_t)(n * k));
+    lin->scales = malloc(sizeof(float) * (size_t)n_scales);
+    lin->colsum = malloc(sizeof(int32_t) * (size_t)n);
+    if (bias)
+        lin->bias = malloc(sizeof(float) * (size_t)n);
+    if (!lin->w || !lin->scales || !lin->colsum || (bias && !lin->bias)) {
+        st = lpot_set_error(LPOT_ERR_NOMEM, "packed linear weights");
+        goto error;
+    }
+    memcpy(lin->w, w, (size_t)(n * k));
+    memcpy(lin->scales, w_scales, sizeof(float) * (size_t)n_scales);
+    if (bias)
+        memcpy(lin->bias, bias, sizeof(float) * (size_t)n);
+    for (int64_t j = 0; j < n; j++) {
+        int32_t s = 0;
+        for (int64_t p = 0; p < k; p++)
+            s += w[j * k + p];
+        lin->colsum[j] = s;
+    }
+    lin->w7 = lpot_qk_s8_fits7(lin->w, (size_t)(n * k));
+    /* lpot's own small-M kernel: where oneDNN's int8 path is not exact
+     * (no VNNI) and a vector version exists; measured 4x+ faster than
+     * oneDNN's gemm:jit at M=1 on AVX2 (bench/RESULTS.md). */
+    if (!lpot_qk_exact_isa() && lpot_kernels.qgemv_s8 != lpot_kernels_ref.qgemv_s8) {
+        lin->gemv_w = lpot_qgemv_pack(lin->w, n, k, &lin->gemv_nb, &lin->gemv_kp);
+        if (lin->gemv_w == NULL) {
+            st = lpot_set_error(LPOT_ERR_NOMEM, "small-M packed weights");
+            goto error;
+        }
+    }
+    dnnl_dims_t dw = {k, n};
+    st = lpot_wpack_init(&lin->wp, lin->w, 2, dw, dnnl_ba);
+    if (st != LPOT_OK)
+        goto error;
+    /* Pack now for the common call: u8 activations with a zero point. */
+    lpot_qparams_t qp = {.src_dt = LPOT_DT_U8, .src_scale = 1.0f, .src_zp = 1,
+                         .dst_dt = LPOT_DT_F32, .dst_scale = 1.0f};
+    linear_build_ctx bc = {lin, m_hint > 0 ? m_hint : 128, &qp};
+    lpot_qk_use_threads((double)bc.m * (double)k * (double)n);
+    st = lpot_pcache_prime(&lin->cache, linear_build, &bc, &lin->packed_impl);
+    if (st != LPOT_OK)
+        goto error;
+    *out = lin;
+    return LPOT_OK;
+error:
+    lpot_qlinear_destroy(lin);
+    return st;
+}
+
+void lpot_qlinear_destroy(lpot_qlinear_t *lin)
+{
+    if (lin == NULL)
+        return;
+    lpot_pcache_destroy(&lin->cache);
+    lpot_wpack_destroy(&lin->wp);
+    free(lin->w);
+    free(lin->scales);
+    free(lin->bias);
+    free(lin->colsum);
+    free(lin->gemv_w);
+    free(lin);
+}
+
+int64_t lpot_qlinear_n(const lpot_qlinear_t *lin) { return lin->n; }
+int64_t lpot_qlinear_k(const lpot_qlinear_t *lin) { return lin->k; }
+const char *lpot_qlinear_packed_impl(const lpot_qlinear_t *lin) { return lin->packed_impl; }
+size_t lpot_qlinear_packed_bytes(const lpot_qlinear_t *lin)
+{
+    return lpot_wpack_bytes(&((lpot_qlinear_t *)lin)->wp);
+}
+const int8_t *lpot_qlinear_weight(const lpot_qlinear_t *lin) { return lin->w; }
+const float *lpot_qlinear_scales(const lpot_qlinear_t *lin, int64_t *n_scales)
+{
+    *n_scales = lin->n_scales;
+    return lin->scales;
+}
+
+/* lpot's AVX2 small-M path: exact int32, then the scalar epilogue per row. */
+static lpot_status_t linear_gemv(lpot_qlinear_t *lin, const void *x, int64_t m,
+                                 const lpot_qparams_t *qp, void *y)
+{
+    const int64_t kp = lin->gemv_kp, np = lin->gemv_nb * 8, n = lin->n;
+    int32_t *pairs = malloc(sizeof(int32_t) * (size_t)(m * kp) + 1);
+    int32_t *acc = malloc(sizeof(int32_t) * (size_t)(m * np) + 1);
+    if (pairs == NULL || acc == NULL) {
+        free(pairs);
+        free(acc);
+        return lpot_set_error(LPOT_ERR_NOMEM, "small-M buffers");
+    }
+    const size_t xs = lpot_dtype_size(qp->src_dt), ys = lpot_dtype_size(qp->dst_dt);
+    for (int64_t i = 0; i < m; i++)
+        lpot_qgemv_xpairs((const char *)x + i * lin->k * xs, qp->src_dt == LPOT_DT_U8, lin->k,
+                          pairs + i * kp);
+    /* Blocks of 8 channels shared among the threads above ~256K MACs. */
+    const int64_t nb = lin->gemv_nb;
+    const int nt = lpot_qk_use_threads((double)(m * lin->k * n));
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int t = 0; t < nt; t++) {
+        const int64_t b0 = nb * t / nt, b1 = nb * (t + 1) / nt;
+        if (b1 > b0)
+            lpot_kernels.qgemv_s8(pairs, m, kp, lin->gemv_w + b0 * kp * 16, b1 - b0, acc + b0 * 8, np);
+    }
+    for (int64_t i = 0; i < m; i++) {
+        int32_t *a = acc + i * np;
+        for (int64_t j = 0; j < n; j++)
+            a[j] -= qp->src_zp * lin->colsum[j];
+        lpot_qepilogue(a, 1, n, lin->scales, lin->n_scales, lin->bias, qp, (char *)y + i * n * ys);
+    }
+    free(pairs);
+    free(acc);
+    return LPOT_OK;
+}
+
+static lpot_status_t linear_ref(lpot_qlinear_t *lin, const void *x, int64_t m,
+                                const lpot_qparams_t *qp, void *y)
+{
+    int32_t *acc = malloc(sizeof(int32_t) * (size_t)(m * lin->n) + 1);
+    if (acc == NULL)
+        return lpot_set_error(LPOT_ERR_NOMEM, "accumulator of %lld x %lld", (long long)m,
+                              (long long)lin->n);
+    lpot_qgemm_acc_ref(x, qp->src_dt, qp->src_zp, lin->w, LPOT_DT_S8, 0, 1, lin->k, m, lin->k,
+                       lin->n, acc);
+    lpot_qepilogue_ref(acc, m, lin->n, 0, lin->n, lin->scales, lin->n_scales, lin->bias, qp, y);
+    free(acc);
+    return LPOT_OK;
+}
+
+typedef struct {
+    lpot_qlinear_t *lin;
+    int64_t m;
+    lpot_impl_pref_t pref;
+} linear_raw_ctx;
+
+static lpot_status_t linear_raw(void *ctx, const uint8_t *x, int32_t zp, int32_t *acc,
+                                const char **impl)
+{
+    linear_raw_ctx *c = ctx;
+    lpot_qparams_t raw = {.src_dt = LPOT_DT_U8, .src_scale = 1.0f, .src_zp = zp,
+                          .dst_dt = LPOT_DT_S32, .dst_scale = 1.0f};
+    return lpot_qlinear_run(c->lin, x, c->m, &raw, acc, c->pref, impl);
+}
+
+lpot_status_t lpot_qlinear_run(lpot_qlinear_t *lin, const void *x, int64_t m,
+                               const lpot_qparams_t *qp, void *y,
+                               lpot_impl_pref_t pref, const char **impl)
+{
+    lpot_status_t st = lpot_qparams_check(qp);
+    lpot_pentry_t *e = NULL, *own = NULL;
+    if (st != LPOT_OK)
+        return st;
+    if (m < 0)
+        return lpot_set_error(LPOT_ERR_KERNEL, "x: negative row count");
+    *impl = "lpot:ref";
+    if (m == 0)
+        return LPOT_OK;
+    if (pref == LPOT_IMPL_REF)
+        goto ref;
+    lpot_qk_use_threads((double)m * (double)lin->k * (double)lin->n);
+    if (m <= LPOT_QGEMV_MAX_M && lin->gemv_w != NULL && pref == LPOT_IMPL_AUTO) {
+        *impl = "lpot:gemv_avx2";
+        return linear_gemv(lin, x, m, qp, y);
+    }
+    if (!lin->w7 && !lpot_qk_exact_isa() &&
+        !lpot_qk_src_fits7(x, qp->src_dt, (size_t)(m * lin->k))) {
+        int32_t *acc = NULL;
+        linear_raw_ctx ctx = {lin, m, pref};
+        st = lpot_qk_run_split(linear_raw, &ctx, x, qp->src_dt, (size_t)(m * lin->k), qp->src_zp,
+                               (size_t)(m * lin->n), &acc, impl);
+        if (st == LPOT_OK)
+            lpot_qepilogue(acc, m, lin->n, lin->scales, lin->n_scales, lin->bias, qp, y);
+        free(acc);
+        return st;
+    }
+    lpot_pkey_t key;
+    linear_key(&key, m, qp);
+    linear_build_ctx bc = {lin, m, qp};
+    st = lpot_pcache_lookup(&lin->cache, &key, linear_build, &bc, &e, &own);
+    if (st == LPOT_ERR_UNSUPPORTED)
+        goto ref;
+    if (st != LPOT_OK)
+        return st;
+    const double t0 = lpot_qk_now();
+    st = lpot_exec_qop(e->prim, x, e->weights, lin->bias, y, qp, lin->scales,
+                       lin->n_scales, 0);
+    if (st == LPOT_OK)
+        lpot_pentry_record(e, lpot_qk_now() - t0);
+    if (st == LPOT_OK)
+        *impl = e->impl;
+    lpot_pentry_destroy(own);
+    return st;
+ref:
+    *impl = "lpot:ref";
+    return linear_ref(lin, x, m, qp, y);
+}
+
+/* ---- dynamic quantization --------------------------------------------------- */
+
+/* ONNX DynamicQuantizeLinear: u8, range widened to include 0. */
+static void dyn_params(const float *x, int64_t n, float *scale, int32_t *zp)
+{
+    float lo = 0.0f, hi = 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        if (isfinite(v)) {
+            lo = v < lo ? v : lo;
+            hi = v > hi ? v : hi;
+        }
+    }
+    float s = (hi - lo) / 255.0f;
+    if (!(s > 0.0f))
+        s = 1.0f;
+    *scale = s;
+    *zp = lpot_q_saturate((double)(-lo / s), LPOT_DT_U8);
+}
+
+static void dyn_quantize(const float *x, int64_t n, float scale, int32_t zp, uint8_t *q)
+{
+    for (int64_t i = 0; i < n; i++)
+        q[i] = (uint8_t)lpot_q_saturate((double)(x[i] / scale) + zp, LPOT_DT_U8);
+}
+
+lpot_status_t lpot_qlinear_run_dynamic(lpot_qlinear_t *lin, const float *x, int64_t m,
+                                       int per_row, const lpot_post_op_t *post,
+                                       int n_post, float *y, float *x_scales,
+                                       int32_t *x_zps, lpot_impl_pref_t pref,
+                                       const char **impl)
+{
+    lpot_status_t st = LPOT_OK;
+    uint8_t *q = NULL;
+    int32_t *acc = NULL;
+    const int64_t k = lin->k, n = lin->n;
+    if (n_post < 0 || n_post > LPOT_MAX_POST_OPS)
+        return lpot_set_error(LPOT_ERR_KERNEL, "post_ops: at most %d allowed", LPOT_MAX_POST_OPS);
+    for (int i = 0; i < n_post; i++)
+        if (post[i].kind == LPOT_POST_SUM)
+            return lpot_set_error(LPOT_ERR_KERNEL, "post_ops: 'sum' is not supported by the dynamic linear");
+    *impl = "lpot:ref";
+    if (m <= 0)
+        return LPOT_OK;
+    q = malloc((size_t)(m * k));
+    if (q == NULL) {
+        st = lpot_set_error(LPOT_ERR_NOMEM, "quantized input");
+        goto cleanup;
+    }
+    lpot_qparams_t qp = {.src_dt = LPOT_DT_U8, .dst_dt = LPOT_DT_F32, .dst_scale = 1.0f,
+                         .n_post = n_post};
+    if (n_post > 0)
+        memcpy(qp.post, post, sizeof(lpot_post_op_t) * (size_t)n_post);
+    if (!per_row) {
+        dyn_params(x, m * k, &x_scales[0], &x_zps[0]);
+        dyn_quantize(x, m * k, x_scales[0], x_zps[0], q);
+        qp.src_scale = x_scales[0];
+        qp.src_zp = x_zps[0];
+        st = lpot_qlinear_run(lin, q, m, &qp, y, pref, impl);
+        goto cleanup;
+    }
+    /* Per row: raw u8 x s8 products in int32, then each row's zero point is
+     * taken out with the weights' column sums and its scale applied here. */
+    for (int64_t i = 0; i < m; i++) {
+        dyn_params(x + i * k, k, &x_scales[i], &x_zps[i]);
+        dyn_quantize(x + i * k, k, x_scales[i], x_zps[i], q + i * k);
+    }
+    acc = malloc(sizeof(int32_t) * (size_t)(m * n));
+    if (acc == NULL) {
+        st = lpot_set_error(LPOT_ERR_NOMEM, "accumulator");
+        goto cleanup;
+    }
+    lpot_qparams_t raw = {.src_dt = LPOT_DT_U8, .src_scale = 1.0f, .src_zp = 0,
+                          .dst_dt = LPOT_DT_S32, .dst_scale = 1.0f};
+    st = lpot_qlinear_run(lin, q, m, &raw, acc, pref, impl);
+    if (st != LPOT_OK)
+        goto cleanup;
+    lpot_qparams_t ep = qp;
+    for (int64_t i = 0; i < m; i++) {
+        for (int64_t j = 0; j < n; j++)
+            acc[i * n + j] -= x_zps[i] * lin->colsum[j];
+        ep.src_scale = x_scales[i];
+        lpot_qepilogue(acc + i * n, 1, n, lin->scales, lin->n_scales, lin->bias, &ep, y + i * n);
+    }
+cleanup:
+    free(q);
+    free(acc);
+    return st;
+}

@@ -1,0 +1,74 @@
+"""lpot's int8 compute kernels (thin layer over the C engine).
+
+Quantization follows ONNX QuantizeLinear: ``real = scale * (q - zero_point)``.
+Weights are int8, symmetric, per-tensor or per-output-channel; activations
+are uint8/int8 with a per-tensor scale and zero point.
+
+- :class:`PackedLinear` / :class:`PackedConv2d` pack the weights once into
+  the layout oneDNN prefers on this CPU (AMX / VNNI / AVX2 blocked).
+- :func:`qlinear`, :func:`qconv2d`, :func:`qmatmul` run the int8 op;
+  ``out_dtype`` is ``'float32'``, ``'uint8'``, ``'int8'`` or ``'int32'``
+  (raw accumulation, as ONNX MatMulInteger / ConvInteger).
+- :func:`qlinear_dynamic` quantizes float32 input on the fly.
+- :func:`last_impl` says what the calling thread's last call ran (the
+  oneDNN implementation such as ``'gemm:jit'`` or ``'brg:avx512_core_amx'``,
+  ``'lpot:gemv_avx2'`` for lpot's own small-M kernel, ``'lpot:ref'`` for the
+  scalar reference, a ``'+split'`` suffix for the exact path on CPUs without
+  VNNI) and the ISA oneDNN dispatches to.
+- ``impl=`` on every op: ``'auto'`` (default), ``'onednn'`` (skip lpot's own
+  small-M kernel), ``'ref'`` (scalar reference, for tests).
+
+Threads: :func:`set_num_threads(n) <set_num_threads>` with n > 0 is used
+for every call of 4M multiply-adds or more. Left at 0 (the default), lpot
+measures each primitive with one thread and with OpenMP's default team and
+uses the one with the lower median of its last 8 times, re-checking the other
+at most every 50 ms: on a machine whose cores are
+busy with other work, a team that waits for a descheduled member is often
+several times slower than one thread. Calls under 4M multiply-adds always run
+on one thread. ``last_impl()['threads']`` says what the last call used.
+
+Rows M <= 4 of :func:`qlinear` on CPUs without VNNI run lpot's own AVX2
+kernel (int16 products with ``vpmaddwd``: exact for full-range weights,
+several times faster than oneDNN's ``gemm:jit`` at M=1; see bench/RESULTS.md).
+
+On CPUs without VNNI/AMX, oneDNN's int8 kernels add pairs of u8*s8 products
+with int16 saturation; lpot keeps results exact: when the weights are 7-bit
+(``|w| <= 64``) or the activations are (``x <= 127``), oneDNN runs as is;
+otherwise the activations are split into two 7-bit halves (about twice the
+work, reported as ``'+split'``). Quantize weights to 7 bits on such CPUs for
+full speed.
+"""
+from __future__ import annotations
+
+from typing import Dict
+
+from lpot._engine import (  # noqa: F401  (re-exported)
+    PackedConv2d,
+    PackedLinear,
+    get_num_threads,
+    qconv2d,
+    qlinear,
+    qlinear_dynamic,
+    qmatmul,
+    set_num_threads,
+)
+from lpot._engine import last_impl as _last_impl
+
+
+def last_impl() -> Dict[str, object]:
+    """{'linear', 'conv2d', 'matmul': impl names, 'isa': oneDNN's ISA,
+    'threads': OpenMP threads of the last call} for the calling thread."""
+    return _last_impl()
+
+
+__all__ = [
+    "PackedLinear",
+    "PackedConv2d",
+    "qlinear",
+    "qlinear_dynamic",
+    "qconv2d",
+    "qmatmul",
+    "set_num_threads",
+    "get_num_threads",
+    "last_impl",
+]
