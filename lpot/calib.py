@@ -31,6 +31,11 @@ Example::
 """
 from __future__ import annotations
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Dict, Iterable, List, Optional, Tuple
+
 from lpot._engine import (  # noqa: F401  (re-exported)
     Observer,
     dequantize,
@@ -42,6 +47,55 @@ from lpot._engine import (  # noqa: F401  (re-exported)
 
 ALGORITHMS = ("minmax", "moving_average", "kl", "percentile", "mse")
 
+_POOL: Optional[ThreadPoolExecutor] = None
+_POOL_LOCK = threading.Lock()
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None or _POOL._max_workers < threads:  # grow once, reuse after
+            if _POOL is not None:
+                _POOL.shutdown(wait=True)
+            _POOL = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="lpot-calib")
+        return _POOL
+
+
+def update_all(pairs: Iterable[Tuple[Observer, Any]], threads: Optional[int] = None) -> None:
+    """Feed many observers at once: ``pairs`` is (observer, array) for every
+    tensor of one calibration batch. Different observers update in parallel
+    on ``threads`` threads (default: the CPUs this process may use; the engine
+    releases the GIL for large arrays); the arrays of one observer are applied
+    in the order given. Equivalent to ``for o, a in pairs: o.update(a)``; the
+    first error raised is re-raised after every update has finished."""
+    groups: Dict[int, List[Tuple[Observer, Any]]] = {}
+    for obs, arr in pairs:
+        groups.setdefault(id(obs), []).append((obs, arr))
+    n = len(groups) if threads is None else threads
+    n = max(1, min(n, _cpu_count(), len(groups)))
+    if n == 1:
+        for group in groups.values():
+            for obs, arr in group:
+                obs.update(arr)
+        return
+
+    def run(group: List[Tuple[Observer, Any]]) -> None:
+        for obs, arr in group:
+            obs.update(arr)
+
+    futures = [_pool(n).submit(run, g) for g in groups.values()]
+    errors = [f.exception() for f in futures]
+    for e in errors:
+        if e is not None:
+            raise e
+
 __all__ = [
     "ALGORITHMS",
     "Observer",
@@ -50,4 +104,5 @@ __all__ = [
     "fake_quant",
     "requantize",
     "qparams",
+    "update_all",
 ]

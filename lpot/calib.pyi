@@ -1,4 +1,4 @@
-from typing import Any, Literal, Optional, Tuple, Union, overload
+from typing import Any, Iterable, Literal, Optional, Tuple, Union, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -68,3 +68,5 @@ def requantize(x: np.ndarray, multiplier: npt.ArrayLike, zero_point: npt.ArrayLi
 def qparams(min: Union[float, npt.ArrayLike], max: Union[float, npt.ArrayLike],
             dtype: _DType = ..., scheme: _Scheme = ..., reduce_range: bool = ...,
             *, narrow: bool = ..., convention: _Conv = ...) -> Tuple[np.ndarray, np.ndarray]: ...
+def update_all(pairs: Iterable[Tuple[Observer, npt.ArrayLike]],
+               threads: Optional[int] = ...) -> None: ...
