@@ -46,7 +46,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
-import lpot  # noqa: E402
+import _common  # noqa: E402  (bench/_common.py)
 from lpot import calib  # noqa: E402
 
 N_SMALL, N_BIG = 20, 20
@@ -268,16 +268,8 @@ def mem_run(kind, algo, nbatch):
 # ---- main ------------------------------------------------------------------------------
 
 def machine():
-    model = "?"
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                model = line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    f = lpot.cpu_features()
-    return model, os.cpu_count(), f["isa"], f["onednn"]["isa"], f["kernels"]["quant"]
+    m = _common.machine()
+    return m["model"], m["cores"], m["isa"], m["onednn_isa"], m["quant_isa"]
 
 
 def med(fn, repeats):
@@ -378,8 +370,7 @@ def main():
     text = "\n".join(lines) + "\n"
     print(text)
     if not args.no_append:
-        with open(os.path.join(HERE, "RESULTS.md"), "a") as f:
-            f.write("\n" + text)
+        _common.append_results(text)
 
 
 if __name__ == "__main__":

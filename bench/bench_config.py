@@ -14,7 +14,6 @@ import datetime
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,7 +23,7 @@ sys.path.insert(0, ROOT)
 
 import yaml  # noqa: E402
 
-import lpot  # noqa: E402
+import _common  # noqa: E402  (bench/_common.py)
 from lpot import _engine  # noqa: E402
 from lpot.conf import Config, template_names, template_path  # noqa: E402
 
@@ -157,15 +156,8 @@ def median_time(fn, repeat):
 
 
 def machine():
-    model = platform.processor()
-    try:
-        for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
-            if line.startswith("Model name:"):
-                model = line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    f = lpot.cpu_features()
-    return model, os.cpu_count(), f["isa"], f["onednn"]["isa"]
+    m = _common.machine()
+    return m["model"], m["cores"], m["isa"], m["onednn_isa"]
 
 
 def main():
@@ -227,13 +219,8 @@ def main():
         *table,
         "",
     ]
-    res = os.path.join(ROOT, "bench", "RESULTS.md")
-    new = not os.path.exists(res)
-    with open(res, "a") as fh:
-        if new:
-            fh.write("# Benchmark results\n\nAppended by bench/*.py; newest last.\n\n")
-        fh.write("\n".join(section) + "\n")
-    print(f"\nappended to {res}")
+    _common.append_results("\n".join(section))
+    print(f"\nappended to {_common.RESULTS}")
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
+import _common  # noqa: E402  (bench/_common.py)
 import lpot  # noqa: E402
 
 THREADS = os.cpu_count() or 1
@@ -297,13 +298,7 @@ def main() -> None:
         print(s)
         lines.append(s)
 
-    model = "unknown"
-    try:
-        for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
-            if line.startswith("Model name"):
-                model = line.split(":", 1)[1].strip()
-    except OSError:
-        pass
+    model = _common.cpu_model()
     feats = lpot.cpu_features()
     emit("## bench_kernels: int8 linear / conv (%s)" % datetime.datetime.now(datetime.timezone.utc)
          .strftime("%Y-%m-%d %H:%M UTC"))
@@ -351,8 +346,7 @@ def main() -> None:
     emit()
     emit("bench wall time: %.0f s" % (time.perf_counter() - t_start))
     emit()
-    with open(os.path.join(HERE, "RESULTS.md"), "a") as f:
-        f.write("\n".join(lines) + "\n")
+    _common.append_results("\n".join(lines))
 
 
 if __name__ == "__main__":

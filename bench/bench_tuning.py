@@ -14,10 +14,8 @@ Run by hand: python bench/bench_tuning.py   (appends to bench/RESULTS.md)
 """
 from __future__ import annotations
 
-import datetime
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,6 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 sys.path.insert(0, os.path.join(HERE, ".."))
 
+import _common  # noqa: E402  (bench/_common.py)
 import lpot  # noqa: E402
 from lpot import _engine  # noqa: E402
 from lpot.strategy import Strategy, strategy_registry  # noqa: E402
@@ -142,18 +141,7 @@ def overhead(strategy: str, n: int, trials: int, journal: bool) -> float:
 
 
 def machine() -> List[str]:
-    model = "?"
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                model = line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    f = lpot.cpu_features()
-    return [f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}",
-            f"- cpu: {model}, {os.cpu_count()} cores; lpot isa {f['isa']}, "
-            f"oneDNN {f['onednn']['version']} isa {f['onednn']['isa']}"]
+    return _common.machine_lines()
 
 
 def main() -> None:
@@ -228,8 +216,7 @@ def main() -> None:
         row = f"| {strategy} | {n} | {nj * 1e3:.3f} ms | {wj * 1e3:.3f} ms |"
         print(row, flush=True)
         lines.append(row)
-    with open(os.path.join(HERE, "RESULTS.md"), "a") as f:
-        f.write("\n".join(lines) + "\n")
+    _common.append_results("\n".join(lines))
 
 
 if __name__ == "__main__":

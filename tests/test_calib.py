@@ -5,7 +5,6 @@ import contextlib
 import io
 import json
 import threading
-import warnings
 
 import numpy as np
 import pytest

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 import lpot
-from lpot.conf import Config, ConfigError, dump_yaml, is_op_regex, load, template_names, \
+from lpot.conf import Config, ConfigError, is_op_regex, load, template_names, \
     template_path
 
 HERE = os.path.dirname(os.path.abspath(__file__))

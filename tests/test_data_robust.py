@@ -4,7 +4,6 @@ import gzip
 import struct
 import zlib
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -2,7 +2,6 @@
 ``dataloader:`` block."""
 from __future__ import annotations
 
-import collections.abc
 import logging
 import math
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence
