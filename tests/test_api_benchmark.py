@@ -47,6 +47,7 @@ def test_instances_pinned_to_disjoint_cores(fw):
     b.model = common.Model(model)
     b.b_dataloader = common.DataLoader(BlobDataset(model), batch_size=8)
     res = b("performance")
+    assert b.start_method == "forkserver"          # everything pickles: fresh interpreters
     assert res is b.results["performance"]
     inst = res["instances"]
     assert [r["instance"] for r in inst] == [0, 1]
@@ -62,6 +63,21 @@ def test_instances_pinned_to_disjoint_cores(fw):
     assert agg["throughput"] == pytest.approx(inst[0]["throughput"] + inst[1]["throughput"])
     assert agg["latency_mean"] == pytest.approx(np.mean(inst[0]["latencies"] + inst[1]["latencies"]))
     assert os.sched_getaffinity(0) == set(CORES)          # the parent is not pinned
+
+
+def test_unpicklable_data_falls_back_to_fork(fw):
+    from lpot.data import default_collate
+    from lpot.experimental import Benchmark, common
+
+    model = NumpyMLP.random()
+    b = Benchmark(conf(1, 1))
+    b.model = model
+    b.b_dataloader = common.DataLoader(BlobDataset(model, n=40), batch_size=4,
+                                       collate_fn=lambda s: default_collate(s))
+    res = b("accuracy")
+    assert b.start_method == "fork"
+    assert res["aggregate"]["accuracy"] == pytest.approx(0.9)
+    assert res["instances"][0]["pid"] != os.getpid()
 
 
 def test_accuracy_mode_runs_the_whole_dataloader(fw):

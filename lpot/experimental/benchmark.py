@@ -11,7 +11,8 @@ cores_per_instance cores with os.sched_setaffinity (disjoint sets, in the
 order of this process's affinity), intra_num_of_threads (default
 cores_per_instance) framework threads and OMP/MKL thread variables set. The
 workers are forked from this process (the user's script is not re-run) and
-run at the same time; each runs `warmup` untimed batches, then `iteration`
+run at the same time (fresh interpreters when the model and data pickle, else
+forked: see Benchmark._run); each runs `warmup` untimed batches, then `iteration`
 timed ones (-1: the whole dataloader). Results per instance and aggregated:
 latency mean/p50/p90/p99 (seconds per batch), throughput (samples/s; the
 aggregate is the sum over instances), accuracy (when a metric is known).
@@ -68,8 +69,6 @@ def latency_stats(lat: List[float], batch_size: int) -> Dict[str, Any]:
 
 
 def _set_thread_env(n: int, inter: Optional[int], blocktime: Optional[int]) -> None:
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = str(n)
     if blocktime is not None:
         os.environ["KMP_BLOCKTIME"] = str(blocktime)
     import sys
@@ -86,15 +85,23 @@ def _set_thread_env(n: int, inter: Optional[int], blocktime: Optional[int]) -> N
 
 
 def _worker(conn: Any, index: int, cores: List[int], threads: int, inter: Optional[int],
-            blocktime: Optional[int], model: Any, framework: str, loader: Any, metric: Any,
-            postprocess: Any, warmup: int, iteration: int) -> None:
-    """One instance: pin, set threads, run, send a result dict (or an error)."""
+            blocktime: Optional[int], payload: Any, warmup: int, iteration: int) -> None:
+    """One instance: pin, set threads, run, send a result dict (or an error).
+    payload: (model, framework, runner_factory, loader, metric, postprocess),
+    or its pickle (bytes) when the worker is a fresh interpreter."""
     try:
         os.sched_setaffinity(0, cores)
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            os.environ[var] = str(threads)
+        if isinstance(payload, bytes):
+            import pickle
+
+            payload = pickle.loads(payload)
+        model, framework, factory, loader, metric, postprocess = payload
         _set_thread_env(threads, inter, blocktime)
         from lpot.model.runner import make_runner, split_batch
 
-        run = make_runner(model, framework, threads)
+        run = factory(model, threads) if factory is not None else make_runner(model, framework, threads)
         if metric is not None:
             metric.reset()
         lat: List[float] = []
@@ -134,6 +141,22 @@ def _worker(conn: Any, index: int, cores: List[int], threads: int, inter: Option
         conn.close()
 
 
+def _clean_payload(payload: tuple) -> Optional[bytes]:
+    """The payload pickled for a fresh interpreter, or None when it cannot go
+    there (unpicklable, or it refers to classes of the user's __main__,
+    which a fresh interpreter does not have)."""
+    import pickle
+
+    try:
+        data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as e:  # noqa: BLE001 - lambdas, open sessions, ...: fork instead
+        logger.debug("Benchmark: payload not picklable (%s); forking the workers", e)
+        return None
+    if b"__main__" in data:
+        return None
+    return data
+
+
 def _batch_len(x: Any) -> int:
     if isinstance(x, dict):
         x = next(iter(x.values()))
@@ -149,6 +172,7 @@ class Benchmark(Component):
     def __init__(self, conf_fname_or_obj: Any = None) -> None:
         super().__init__(conf_fname_or_obj)
         self.results: Dict[str, Dict[str, Any]] = {}
+        self.start_method: Optional[str] = None
 
     @property
     def b_dataloader(self) -> Any:
@@ -204,16 +228,44 @@ class Benchmark(Component):
     def _run(self, plan: List[List[int]], threads: int, configs: Dict[str, Any], model: Any,
              framework: str, loader: Any, metric: Any, postprocess: Any, warmup: int,
              iteration: int) -> List[Dict[str, Any]]:
+        """Workers are fresh interpreters (multiprocessing forkserver: no state
+        inherited, the user's script is not re-run) when the model, data and
+        metric pickle; otherwise they are forked, and then run one thread each
+        if PyTorch is loaded (its OpenMP pool does not survive fork)."""
         import multiprocessing as mp
+        import sys
 
-        ctx = mp.get_context("fork")
+        from lpot.model.base import QuantizedModel
+
+        raw = model.model if isinstance(model, QuantizedModel) else model
+        factory = None
+        try:
+            from lpot.adaptor import adaptor_class
+
+            factory = getattr(adaptor_class(framework), "make_runner", None)
+        except LpotError:
+            factory = None
+        payload: Any = (raw, framework, factory, loader, metric, postprocess)
+        data = _clean_payload(payload)
+        if data is not None:
+            ctx = mp.get_context("forkserver")
+            ctx.set_forkserver_preload(["lpot"])
+            payload = data
+            self.start_method = "forkserver"
+        else:
+            ctx = mp.get_context("fork")
+            self.start_method = "fork"
+            if threads > 1 and "torch" in sys.modules:
+                logger.warning("Benchmark: the model or data cannot be sent to a fresh process (not "
+                               "picklable, or defined in __main__); forked workers run 1 thread each "
+                               "instead of %d (PyTorch's OpenMP pool does not survive fork)", threads)
+                threads = 1
         procs = []
         for i, cores in enumerate(plan):
             parent, child = ctx.Pipe(duplex=False)
             p = ctx.Process(target=_worker, name=f"lpot-bench-{i}",
                             args=(child, i, cores, threads, configs.get("inter_num_of_threads"),
-                                  configs.get("kmp_blocktime"), model, framework, loader, metric,
-                                  postprocess, warmup, iteration))
+                                  configs.get("kmp_blocktime"), payload, warmup, iteration))
             p.start()
             child.close()
             procs.append((p, parent))
@@ -221,14 +273,15 @@ class Benchmark(Component):
         errors: List[str] = []
         for i, (p, conn) in enumerate(procs):
             try:
-                status, payload = conn.recv()
+                status, res = conn.recv()
             except EOFError:
-                status, payload = "error", "the worker died without a result"
+                status, res = "error", "the worker died without a result"
+            conn.close()
             p.join()
             if status == "ok":
-                results.append(payload)
+                results.append(res)
             else:
-                errors.append(f"instance {i} (exit code {p.exitcode}): {payload}")
+                errors.append(f"instance {i} (exit code {p.exitcode}): {res}")
         if errors:
             raise LpotError("Benchmark failed: " + "\n".join(errors))
         return results
