@@ -111,7 +111,8 @@ class Quantization(Component):
         report = {"evaluated": True, "accuracy": r.best_accuracy, "baseline": r.baseline,
                   "target": r.target, "relative_loss": _rel(r.best_accuracy, r.baseline),
                   "objective": _get(self.conf, "tuning", "objective"),
-                  "measures": dict(r.best_measures), "trials": r.trials,
+                  "measures": {k: (None if isinstance(v, float) and math.isnan(v) else v)
+                               for k, v in r.best_measures.items()}, "trials": r.trials,
                   "evaluations": r.evaluations, "replayed": r.replayed,
                   "tuning_time": elapsed, "stop": r.stop, "message": r.message,
                   "fallback_ops": list(r.fallback_ops), "journal": r.journal,

@@ -8,7 +8,7 @@ import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", ".."))   # examples/, for mnist_cnn
+sys.path.insert(0, os.path.join(HERE, "..", "..", "..", ".."))   # examples/, for mnist_cnn
 
 import mnist_cnn  # noqa: E402
 
