@@ -6,7 +6,9 @@ export under ./.lpot_demo_cache/ (LPOT_DEMO_CACHE overrides the directory).
 """
 from __future__ import annotations
 
+import argparse
 import os
+import sys
 import time
 from typing import Tuple
 
@@ -86,3 +88,41 @@ def load_or_train(epochs: int = 1, log=print):
                               opset_version=17, dynamo=False)
         os.replace(tmp, onnx_path)
     return model, onnx_path, spent
+
+
+def example_main(doc: str, use_onnx: bool, default_output: str) -> int:
+    """The body of examples/*/image_recognition/mnist/ptq/main.py (LPOT 1.x API)."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    here = os.path.dirname(os.path.abspath(sys.argv[0]))
+    ap.add_argument("--config", default=os.path.join(here, "conf.yaml"))
+    ap.add_argument("--tune", action="store_true", help="quantize with accuracy-driven tuning")
+    ap.add_argument("--benchmark", action="store_true", help="benchmark the fp32 (and int8) model")
+    ap.add_argument("--mode", choices=("performance", "accuracy"), default="performance")
+    ap.add_argument("--output", default=default_output)
+    args = ap.parse_args()
+
+    from lpot.experimental import Benchmark, Quantization, common
+
+    torch_model, onnx_path, _ = load_or_train()
+    model = onnx_path if use_onnx else torch_model
+    models = {"fp32": model}
+    if args.tune:
+        quantizer = Quantization(args.config)
+        quantizer.model = common.Model(model)
+        q_model = quantizer()
+        if q_model is None:
+            print("no int8 model met the accuracy goal; see the log and the workspace")
+            return 1
+        q_model.save(args.output)
+        print(q_model.report_text())
+        print(f"accuracy {q_model.report['accuracy']:.4f} (fp32 {q_model.report['baseline']:.4f}), "
+              f"{q_model.report['trials']} trial(s); saved to {args.output}")
+        models["int8"] = q_model
+    if args.benchmark:
+        for name, m in models.items():
+            evaluator = Benchmark(args.config)
+            evaluator.model = common.Model(m)
+            res = evaluator(args.mode)["aggregate"]
+            print(f"{name}: p50 {res['latency_p50'] * 1e3:.3f} ms, {res['throughput']:.0f} samples/s"
+                  + ("" if res["accuracy"] is None else f", accuracy {res['accuracy']:.4f}"))
+    return 0

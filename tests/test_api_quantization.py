@@ -49,6 +49,36 @@ def fw(request):
     unregister_adaptor(request.param)
 
 
+class ConstMetric:
+    """A metric whose result is fixed; counts update() calls."""
+    updates = 0
+
+    def __init__(self, value):
+        self.value = value
+
+    def update(self, pred, label):
+        ConstMetric.updates += 1
+
+    def reset(self):
+        pass
+
+    def result(self):
+        return self.value
+
+
+def quantizer(conf):
+    """Quantization(conf) with the model and both dataloaders set in code."""
+    from lpot.experimental import Quantization, common
+
+    model = NumpyMLP.random()
+    ds = BlobDataset(model)
+    q = Quantization(conf)
+    q.model = common.Model(model)
+    q.calib_dataloader = common.DataLoader(ds, batch_size=32)
+    q.eval_dataloader = common.DataLoader(ds, batch_size=32)
+    return q
+
+
 @pytest.fixture
 def conf(fw, tmp_path):
     p = tmp_path / "conf.yaml"
@@ -94,55 +124,24 @@ def test_lpot1x_script_runs_unchanged(conf, tmp_path):
 
 
 def test_precedence_eval_func_over_dataloader(conf):
-    from lpot.experimental import Quantization, common
+    from lpot.experimental import common
 
-    class CountingMetric:
-        updates = 0
-
-        def update(self, pred, label):
-            CountingMetric.updates += 1
-
-        def reset(self):
-            pass
-
-        def result(self):
-            return 0.0
-
-    model = NumpyMLP.random()
-    ds = BlobDataset(model)
-    q = Quantization(conf)
-    q.model = common.Model(model)
-    q.calib_dataloader = common.DataLoader(ds, batch_size=32)
-    q.eval_dataloader = common.DataLoader(ds, batch_size=32)
-    q.metric = common.Metric(CountingMetric)
+    ConstMetric.updates = 0
+    q = quantizer(conf)
+    q.metric = common.Metric(ConstMetric, value=0.0)
     q.eval_func = lambda m: 0.77
     qm = q()
     assert qm.report["baseline"] == pytest.approx(0.77)
-    assert CountingMetric.updates == 0
+    assert ConstMetric.updates == 0
     ad = NumpyAdaptor.instances[-1]
     assert ad.eval_func is q.eval_func and ad.eval_dataloader is None and ad.metric is None
 
 
 def test_precedence_metric_in_code_over_yaml(conf):
-    from lpot.experimental import Quantization, common
+    from lpot.experimental import common
 
-    class Half:
-        def update(self, pred, label):
-            pass
-
-        def reset(self):
-            pass
-
-        def result(self):
-            return 0.5
-
-    model = NumpyMLP.random()
-    ds = BlobDataset(model)
-    q = Quantization(conf)
-    q.model = common.Model(model)
-    q.calib_dataloader = common.DataLoader(ds, batch_size=32)
-    q.eval_dataloader = common.DataLoader(ds, batch_size=32)
-    q.metric = common.Metric(Half)
+    q = quantizer(conf)
+    q.metric = common.Metric(ConstMetric, value=0.5)
     assert q().report["baseline"] == 0.5      # YAML says topk: 1 (it would give 0.9)
 
 
