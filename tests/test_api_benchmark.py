@@ -165,3 +165,35 @@ def test_latency_stats():
     assert s["latency_mean"] == pytest.approx(0.25) and s["latency_p50"] == pytest.approx(0.25)
     assert s["throughput"] == pytest.approx(8 / 1.0)
     assert latency_stats([], 1)["batches"] == 0
+
+
+@pytest.mark.skipif(os.environ.get("LPOT_SANITIZED") == "1",
+                    reason="frameworks are not run under the ASan preload")
+@pytest.mark.parametrize("fw", ["pytorch", "onnxrt_qlinearops"])
+def test_builtin_runners_on_fp32_framework_models(fw, tmp_path):
+    """Benchmark needs no adaptor for fp32 torch / ONNX models (lpot.model.runner)."""
+    import warnings
+
+    from lpot.experimental import Benchmark, common
+
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(6, 4)).eval()
+    x = np.random.default_rng(0).standard_normal((40, 6)).astype(np.float32)
+    with torch.no_grad():
+        y = net(torch.from_numpy(x)).argmax(1).numpy()
+    y[:4] = (y[:4] + 1) % 4                                   # 90% accuracy by construction
+    model = net
+    if fw.startswith("onnxrt"):
+        pytest.importorskip("onnxruntime")
+        model = str(tmp_path / "net.onnx")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.onnx.export(net, (torch.zeros(1, 6),), model, input_names=["x"],
+                              dynamic_axes={"x": {0: "N"}}, opset_version=17, dynamo=False)
+    b = Benchmark(conf(1, 1).replace("framework: pytorch", f"framework: {fw}"))
+    b.model = common.Model(model)
+    b.b_dataloader = common.DataLoader(list(zip(x, y.tolist())), batch_size=8)
+    res = b("accuracy")
+    assert res["aggregate"]["accuracy"] == pytest.approx(0.9)
+    assert res["instances"][0]["batches"] == 5 and res["batch_size"] == 8
