@@ -22,6 +22,16 @@ __version__ = "0.1.0"
 
 _logging.getLogger("lpot").addHandler(_logging.NullHandler())
 
+
+
+def __getattr__(name: str):  # PEP 562: the legacy API without importing it at `import lpot`
+    if name in ("Quantization", "Benchmark"):
+        from lpot import legacy
+
+        return getattr(legacy, name)
+    raise AttributeError(f"module 'lpot' has no attribute {name!r}")
+
+
 __all__ = [
     "__version__",
     "cpu_features",
@@ -32,4 +42,6 @@ __all__ = [
     "ModelError",
     "TuningError",
     "KernelError",
+    "Quantization",
+    "Benchmark",
 ]

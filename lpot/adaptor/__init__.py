@@ -49,12 +49,48 @@ _ADAPTORS: Dict[str, str] = {
 _NOT_BUILT = ("tensorflow", "mxnet", "pytorch_ipex")
 
 
+# classes registered at run time (register_adaptor): tests and third-party adaptors
+_REGISTERED: Dict[str, Any] = {}
+
+
+def register_adaptor(name: str, cls: Any, *, replace: bool = False) -> Any:
+    """Register an adaptor class under a framework name (a test double, or
+    a third-party adaptor). A name the build already has needs replace=True;
+    unregister_adaptor(name) restores it. A class may define a classmethod
+    `handles(model) -> bool` so lpot.experimental.common.Model can detect
+    its models. Returns cls (usable as a decorator via functools.partial)."""
+    if not isinstance(name, str) or not name:
+        raise TypeError("register_adaptor: name must be a non-empty string")
+    if not isinstance(cls, type):
+        raise TypeError(f"register_adaptor: expected a class, got {type(cls).__name__}")
+    if not replace and (name in _ADAPTORS or name in _REGISTERED):
+        raise ModelError(f"framework '{name}' already has an adaptor; pass replace=True to override it")
+    _REGISTERED[name] = cls
+    return cls
+
+
+def unregister_adaptor(name: str) -> None:
+    """Remove a run-time registration (the build's own adaptor, if any, is back)."""
+    _REGISTERED.pop(name, None)
+
+
+def detect_registered(model: Any) -> Optional[str]:
+    """The name of a run-time registered adaptor whose class handles(model), or None."""
+    for name, cls in reversed(list(_REGISTERED.items())):
+        handles = getattr(cls, "handles", None)
+        if callable(handles) and handles(model):
+            return name
+    return None
+
+
 def frameworks() -> tuple:
-    """Framework names with an adaptor in this build."""
-    return tuple(_ADAPTORS)
+    """Framework names with an adaptor in this build (or registered at run time)."""
+    return tuple(dict.fromkeys(list(_ADAPTORS) + list(_REGISTERED)))
 
 
 def adaptor_class(framework: str) -> Any:
+    if framework in _REGISTERED:
+        return _REGISTERED[framework]
     spec = _ADAPTORS.get(framework)
     if spec is None:
         if framework in _NOT_BUILT:
@@ -65,6 +101,9 @@ def adaptor_class(framework: str) -> Any:
     try:
         mod = importlib.import_module(mod_name)
     except ImportError as e:  # the framework itself is missing
+        if getattr(e, "name", None) == mod_name:
+            raise ModelError(f"framework '{framework}': the adaptor module {mod_name} is not in "
+                             "this lpot build") from e
         raise ModelError(f"framework '{framework}' needs a package that is not installed: {e}") from e
     return getattr(mod, cls_name)
 
