@@ -1,0 +1,353 @@
+"""PyTorch modules that run on lpot's C kernels (imports torch: load lazily).
+
+- :class:`QuantLinear`, :class:`QuantConv2d`: static int8 (u8 activations
+  with a calibrated scale/zero point, s8 symmetric weights per tensor or per
+  output channel, fused ReLU). Input is a float tensor, or a ``torch.uint8``
+  tensor already quantized with this module's input parameters (the output
+  of a chained producer: no dequantize/quantize round trip). With
+  ``out_qparams`` set the module returns such a ``torch.uint8`` tensor.
+- :class:`DynamicQuantLinear`: int8 weights, activations quantized on the
+  fly in C (``qlinear_dynamic``).
+- :class:`FakeQuantLinear`, :class:`FakeQuantConv2d`: quantization-aware
+  training twins; forward and backward (straight-through estimator) go
+  through ``lpot.calib.fake_quant``; activations use a moving-average
+  observer.
+- :class:`FusedReLU`: a float Linear/Conv2d followed by ReLU, fused before
+  quantization.
+
+Weights live in buffers (int8 weights, float scales, bias, activation
+parameters) so ``state_dict``/``torch.save``/``torch.load``/``copy.deepcopy``
+work; the packed oneDNN handle is rebuilt from them when they change.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional, Tuple
+
+import numpy as np
+import torch
+from torch import nn
+
+from lpot import calib, kernels
+
+__all__ = ["QuantLinear", "QuantConv2d", "DynamicQuantLinear", "FakeQuantLinear",
+           "FakeQuantConv2d", "FusedReLU", "FakeQuantize", "weight_qparams", "weight_bits",
+           "fold_bn"]
+
+
+def weight_bits() -> int:
+    """7 on CPUs without VNNI/AMX (oneDNN's int8 path is exact and fast
+    there only with |w| <= 64), else 8."""
+    from lpot import cpu_features
+
+    used = cpu_features()["used"]
+    return 8 if (used.get("avx512_vnni") or used.get("amx_int8") or used.get("avx_vnni")) else 7
+
+
+def weight_qparams(w: np.ndarray, per_channel: bool, bits: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Symmetric int8 weight scales (ONNX convention; 7-bit when bits == 7)."""
+    flat = w.reshape(w.shape[0], -1)
+    if per_channel:
+        lo, hi = flat.min(axis=1), flat.max(axis=1)
+    else:
+        lo, hi = np.array(flat.min()), np.array(flat.max())
+    scale, _ = calib.qparams(lo.astype(np.float32), hi.astype(np.float32), dtype="int8",
+                             scheme="sym", reduce_range=bits == 7)
+    return np.atleast_1d(np.asarray(scale, np.float32)), np.zeros(np.atleast_1d(scale).shape, np.int8)
+
+
+def _quant_weight(w: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    if scale.size == 1:
+        return calib.quantize(w, float(scale[0]), 0, dtype="int8")
+    return calib.quantize(w, scale, np.zeros(scale.shape, np.int8), axis=0, dtype="int8")
+
+
+def fold_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
+    """A Conv2d equal (in eval mode) to conv followed by bn."""
+    import copy
+
+    out = copy.deepcopy(conv)
+    with torch.no_grad():
+        std = torch.sqrt(bn.running_var + bn.eps)
+        gamma = bn.weight if bn.weight is not None else torch.ones_like(std)
+        beta = bn.bias if bn.bias is not None else torch.zeros_like(std)
+        f = gamma / std
+        out.weight.copy_(conv.weight * f.reshape(-1, 1, 1, 1))
+        b = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+        out.bias = nn.Parameter((b - bn.running_mean) * f + beta)
+    return out
+
+
+class FusedReLU(nn.Module):
+    """inner (Linear or Conv2d) then ReLU, as one op for quantization."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.inner(x))
+
+
+def _np(x: torch.Tensor) -> np.ndarray:
+    x = x.detach()
+    if x.dtype != torch.float32:
+        x = x.float()
+    return x.contiguous().numpy()
+
+
+class _QuantBase(nn.Module):
+    """Common state of the static int8 modules."""
+
+    _packed: Any
+
+    def __init__(self, weight_q: torch.Tensor, w_scales: torch.Tensor, bias: Optional[torch.Tensor],
+                 x_scale: float, x_zp: int, relu: bool) -> None:
+        super().__init__()
+        self.register_buffer("weight_q", weight_q.to(torch.int8).contiguous())
+        self.register_buffer("w_scales", w_scales.to(torch.float32).reshape(-1).contiguous())
+        self.register_buffer("bias", None if bias is None else bias.detach().float().contiguous())
+        self.register_buffer("x_scale", torch.tensor(float(x_scale), dtype=torch.float32))
+        self.register_buffer("x_zp", torch.tensor(int(x_zp), dtype=torch.int32))
+        # output quantization for chaining into the next int8 op ([scale, zp]; empty = float)
+        self.register_buffer("out_qparams", torch.zeros(0, dtype=torch.float32))
+        self.relu = bool(relu)
+        self._packed = None
+
+    # packed handle: rebuilt lazily from the buffers
+    def _invalidate(self) -> None:
+        self._packed = None
+
+    def _load_from_state_dict(self, state_dict: Any, prefix: str, *args: Any, **kwargs: Any) -> None:
+        # shapes may differ (placeholder module rebuilt by lpot.utils.pytorch.load)
+        for name in ("weight_q", "w_scales", "bias", "out_qparams"):
+            k = prefix + name
+            if k in state_dict and getattr(self, name) is not None and \
+                    getattr(self, name).shape != state_dict[k].shape:
+                setattr(self, name, torch.empty_like(state_dict[k]))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self._invalidate()
+
+    def __getstate__(self) -> dict:
+        d = self.__dict__.copy()
+        d["_packed"] = None
+        return d
+
+    def __deepcopy__(self, memo: dict) -> "_QuantBase":
+        import copy
+
+        cls = type(self)
+        new = cls.__new__(cls)
+        memo[id(self)] = new
+        for k, v in self.__dict__.items():
+            new.__dict__[k] = None if k == "_packed" else copy.deepcopy(v, memo)
+        return new
+
+    def set_out_qparams(self, scale: Optional[float], zp: Optional[int]) -> None:
+        self.out_qparams = (torch.zeros(0) if scale is None else
+                            torch.tensor([float(scale), float(zp or 0)], dtype=torch.float32))
+
+    def _quant_input(self, x: torch.Tensor) -> np.ndarray:
+        if x.dtype == torch.uint8:  # already quantized by a chained producer
+            return x.contiguous().numpy()
+        return calib.quantize(_np(x), float(self.x_scale), int(self.x_zp), dtype="uint8")
+
+    def _out_kwargs(self) -> dict:
+        kw: dict = {"post_ops": ("relu",) if self.relu else ()}
+        if self.out_qparams.numel():
+            kw.update(out_dtype="uint8", out_scale=float(self.out_qparams[0]),
+                      out_zp=int(self.out_qparams[1]))
+        return kw
+
+    def _bias_np(self) -> Optional[np.ndarray]:
+        return None if self.bias is None else self.bias.numpy()
+
+    def extra_repr(self) -> str:
+        p = self._packed
+        return (f"w={tuple(self.weight_q.shape)}, x_scale={float(self.x_scale):.4g}, "
+                f"x_zp={int(self.x_zp)}, relu={self.relu}, chained_out={bool(self.out_qparams.numel())}, "
+                f"impl={p.impl if p is not None else '(not packed yet)'}")
+
+
+class QuantLinear(_QuantBase):
+    """y = relu?(dequant(x_q) @ W_q^T * scales + bias) on lpot.kernels.qlinear."""
+
+    def __init__(self, weight_q: torch.Tensor, w_scales: torch.Tensor, bias: Optional[torch.Tensor],
+                 x_scale: float, x_zp: int, relu: bool = False) -> None:
+        super().__init__(weight_q, w_scales, bias, x_scale, x_zp, relu)
+
+    @classmethod
+    def from_float(cls, mod: nn.Module, x_scale: float, x_zp: int, per_channel: bool = True,
+                   bits: Optional[int] = None) -> "QuantLinear":
+        relu = isinstance(mod, FusedReLU)
+        lin = mod.inner if relu else mod
+        w = _np(lin.weight)
+        s, _ = weight_qparams(w, per_channel, bits or weight_bits())
+        q = _quant_weight(w, s)
+        return cls(torch.from_numpy(q), torch.from_numpy(s), lin.bias, x_scale, x_zp, relu)
+
+    @property
+    def packed(self) -> Any:
+        if self._packed is None:
+            self._packed = kernels.PackedLinear(self.weight_q.numpy(), self.w_scales.numpy(),
+                                                self._bias_np())
+        return self._packed
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        xq = self._quant_input(x)
+        y = kernels.qlinear(xq, self.packed, float(self.x_scale), int(self.x_zp), **self._out_kwargs())
+        return torch.from_numpy(y)
+
+
+class QuantConv2d(_QuantBase):
+    """Conv2d (NCHW) on lpot.kernels.qconv2d."""
+
+    def __init__(self, weight_q: torch.Tensor, w_scales: torch.Tensor, bias: Optional[torch.Tensor],
+                 x_scale: float, x_zp: int, relu: bool = False, stride: Tuple[int, int] = (1, 1),
+                 padding: Tuple[int, int] = (0, 0), dilation: Tuple[int, int] = (1, 1),
+                 groups: int = 1) -> None:
+        super().__init__(weight_q, w_scales, bias, x_scale, x_zp, relu)
+        self.stride, self.padding, self.dilation, self.groups = (
+            tuple(stride), tuple(padding), tuple(dilation), int(groups))
+        self._hw: Optional[Tuple[int, int]] = None
+
+    @classmethod
+    def from_float(cls, mod: nn.Module, x_scale: float, x_zp: int, per_channel: bool = True,
+                   bits: Optional[int] = None) -> "QuantConv2d":
+        relu = isinstance(mod, FusedReLU)
+        conv = mod.inner if relu else mod
+        if not supported_conv(conv):
+            raise ValueError(f"conv not supported by lpot kernels: {conv}")
+        w = _np(conv.weight)
+        s, _ = weight_qparams(w, per_channel, bits or weight_bits())
+        q = _quant_weight(w, s)
+        return cls(torch.from_numpy(q), torch.from_numpy(s), conv.bias, x_scale, x_zp, relu,
+                   conv.stride, conv.padding, conv.dilation, conv.groups)
+
+    def packed_for(self, hw: Tuple[int, int]) -> Any:
+        if self._packed is None or self._hw != hw:
+            self._packed = kernels.PackedConv2d(self.weight_q.numpy(), self.w_scales.numpy(),
+                                                self._bias_np(), stride=self.stride,
+                                                padding=self.padding, dilation=self.dilation,
+                                                groups=self.groups, input_hw=hw)
+            self._hw = hw
+        return self._packed
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        xq = self._quant_input(x)
+        p = self.packed_for((int(xq.shape[2]), int(xq.shape[3])))
+        y = kernels.qconv2d(xq, p, float(self.x_scale), int(self.x_zp), **self._out_kwargs())
+        return torch.from_numpy(y)
+
+
+def supported_conv(conv: nn.Module) -> bool:
+    return (isinstance(conv, nn.Conv2d) and conv.padding_mode == "zeros"
+            and not isinstance(conv.padding, str))
+
+
+class DynamicQuantLinear(nn.Module):
+    """Linear with int8 weights; activations quantized per call in C."""
+
+    def __init__(self, weight_q: torch.Tensor, w_scales: torch.Tensor,
+                 bias: Optional[torch.Tensor]) -> None:
+        super().__init__()
+        self.register_buffer("weight_q", weight_q.to(torch.int8).contiguous())
+        self.register_buffer("w_scales", w_scales.float().reshape(-1).contiguous())
+        self.register_buffer("bias", None if bias is None else bias.detach().float().contiguous())
+        self._packed: Any = None
+
+    @classmethod
+    def from_float(cls, lin: nn.Linear, per_channel: bool = True,
+                   bits: Optional[int] = None) -> "DynamicQuantLinear":
+        w = _np(lin.weight)
+        s, _ = weight_qparams(w, per_channel, bits or weight_bits())
+        return cls(torch.from_numpy(_quant_weight(w, s)), torch.from_numpy(s), lin.bias)
+
+    _load_from_state_dict = _QuantBase._load_from_state_dict
+    __getstate__ = _QuantBase.__getstate__
+    __deepcopy__ = _QuantBase.__deepcopy__  # type: ignore[assignment]
+
+    def _invalidate(self) -> None:
+        self._packed = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self._packed is None:
+            self._packed = kernels.PackedLinear(self.weight_q.numpy(), self.w_scales.numpy(),
+                                                None if self.bias is None else self.bias.numpy())
+        return torch.from_numpy(kernels.qlinear_dynamic(_np(x), self._packed))
+
+
+# ---- quantization-aware training -------------------------------------------------
+
+class _FakeQuantFn(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, scale: np.ndarray, zp: np.ndarray,
+                axis: Optional[int], dtype: str) -> torch.Tensor:  # type: ignore[override]
+        y, mask = calib.fake_quant(_np(x), scale, zp, axis=axis, dtype=dtype, return_mask=True)
+        ctx.save_for_backward(torch.from_numpy(np.asarray(mask)))
+        return torch.from_numpy(y)
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> Any:  # type: ignore[override]
+        (mask,) = ctx.saved_tensors
+        return g * mask.to(g.dtype), None, None, None, None
+
+
+class FakeQuantize(nn.Module):
+    """Activation fake quantization (uint8 asym) with a moving-average
+    observer of min/max while training; frozen parameters in eval."""
+
+    def __init__(self, averaging_constant: float = 0.01) -> None:
+        super().__init__()
+        self.c = averaging_constant
+        self.register_buffer("min_val", torch.tensor(float("inf")))
+        self.register_buffer("max_val", torch.tensor(float("-inf")))
+
+    def qparams(self) -> Tuple[np.ndarray, np.ndarray]:
+        lo, hi = float(self.min_val), float(self.max_val)
+        if not np.isfinite(lo):
+            lo, hi = 0.0, 1.0
+        return calib.qparams(lo, hi, dtype="uint8", scheme="asym")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            with torch.no_grad():
+                lo, hi = x.min(), x.max()
+                if not torch.isfinite(self.min_val):
+                    self.min_val.copy_(lo)
+                    self.max_val.copy_(hi)
+                else:
+                    self.min_val.add_(self.c * (lo - self.min_val))
+                    self.max_val.add_(self.c * (hi - self.max_val))
+        s, z = self.qparams()
+        return _FakeQuantFn.apply(x, np.asarray(s), np.asarray(z), None, "uint8")
+
+
+class _FakeQuantWeighted(nn.Module):
+    def __init__(self, inner: nn.Module, relu: bool, per_channel: bool, bits: int) -> None:
+        super().__init__()
+        self.inner = inner
+        self.relu = relu
+        self.per_channel = per_channel
+        self.bits = bits
+        self.act = FakeQuantize()
+
+    def fq_weight(self) -> torch.Tensor:
+        w = self.inner.weight
+        s, z = weight_qparams(_np(w), self.per_channel, self.bits)
+        if self.per_channel:
+            return _FakeQuantFn.apply(w, s, z, 0, "int8")
+        return _FakeQuantFn.apply(w, s[:1], z[:1], None, "int8")
+
+
+class FakeQuantLinear(_FakeQuantWeighted):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = nn.functional.linear(self.act(x), self.fq_weight(), self.inner.bias)
+        return torch.relu(y) if self.relu else y
+
+
+class FakeQuantConv2d(_FakeQuantWeighted):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c = self.inner
+        y = nn.functional.conv2d(self.act(x), self.fq_weight(), c.bias, c.stride, c.padding,
+                                 c.dilation, c.groups)
+        return torch.relu(y) if self.relu else y
