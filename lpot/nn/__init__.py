@@ -233,10 +233,19 @@ class QuantConv2d(_QuantBase):
         return self._packed
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        xq = self._quant_input(x)
-        p = self.packed_for((int(xq.shape[2]), int(xq.shape[3])))
-        y = kernels.qconv2d(xq, p, float(self.x_scale), int(self.x_zp), **self._out_kwargs())
-        return torch.from_numpy(y)
+        # NHWC for the kernel (oneDNN's int8 convs are blocked on channels; NCHW
+        # would cost a reorder per call); the result is an NCHW-shaped tensor in
+        # channels_last memory, which torch's float ops and the next int8 op take
+        # without a copy.
+        nhwc = x.detach().permute(0, 2, 3, 1)
+        if x.dtype == torch.uint8:
+            xq = nhwc.contiguous().numpy()
+        else:
+            xq = calib.quantize(_np(nhwc), float(self.x_scale), int(self.x_zp), dtype="uint8")
+        p = self.packed_for((int(xq.shape[1]), int(xq.shape[2])))
+        y = kernels.qconv2d(xq, p, float(self.x_scale), int(self.x_zp), layout="NHWC",
+                            **self._out_kwargs())
+        return torch.from_numpy(y).permute(0, 3, 1, 2)
 
 
 def supported_conv(conv: nn.Module) -> bool:
