@@ -13,12 +13,6 @@ torch = pytest.importorskip("torch")
 nn = torch.nn
 
 from lpot import calib  # noqa: E402
-from tests.conftest import SANITIZED  # noqa: E402
-
-if SANITIZED:
-    pytest.skip("torch is not loaded under the ASan preload (its own allocator hooks)",
-                allow_module_level=True)
-
 from lpot import nn as lnn  # noqa: E402
 from lpot.adaptor import create_adaptor  # noqa: E402
 from lpot.adaptor.pytorch import PyTorchAdaptor, prepare  # noqa: E402
