@@ -365,3 +365,39 @@ def test_qat_without_q_func_is_an_error(digits):
     a = PyTorchAdaptor("pytorch", digits[0], {"quantization": {"approach": "quant_aware_training"}})
     with pytest.raises(ModelError, match="q_func"):
         a.quantize(a.default_tune_cfg())
+
+
+def test_relu6_fusion_and_chaining_mobilenetv2():
+    torch.manual_seed(10)
+    m = tm.MobileNetV2(num_classes=10).eval()
+    x = torch.randn(4, 3, 32, 32)
+    fused, traced, _, notes = prepare(m)
+    assert traced and sum(n.startswith("fused relu6") for n in notes) == 35
+    with torch.no_grad():
+        assert torch.allclose(fused(x), m(x), atol=1e-4, rtol=1e-4)
+    a = PyTorchAdaptor("pytorch", m, None, calib_dataloader=[torch.randn(8, 3, 32, 32)])
+    q = a.quantize(a.default_tune_cfg())
+    # expand -> depthwise -> project inside each inverted residual block
+    assert "features.1.conv.0.0 -> features.1.conv.1" in q.report["chains"]
+    assert len(q.report["chains"]) >= 30
+    dw = q.model.get_submodule("features.2.conv.1.0")
+    assert dw.relu6 and dw.groups == 96
+    ops = {o["name"]: o for o in q.report["ops"]}
+    assert "fused relu6" in ops["features.2.conv.1.0"]["runs"]
+    with torch.no_grad():
+        ref, y = m(x), q.model(x)
+    assert float(torch.linalg.norm(y - ref) / torch.linalg.norm(ref)) < 0.15
+
+
+def test_relu6_float_output_is_clamped():
+    torch.manual_seed(11)
+    lin = nn.Linear(8, 16)
+    with torch.no_grad():
+        lin.weight.mul_(20)
+    x = torch.randn(3, 8)
+    s, z = calib.qparams(float(x.min()), float(x.max()))
+    q = lnn.QuantLinear.from_float(lnn.FusedReLU(lin, six=True), float(s), int(z))
+    y = q(x)
+    assert float(y.max()) == 6.0 and float(y.min()) == 0.0
+    ref = nn.functional.relu6(nn.functional.linear(_dq_input(x, float(s), int(z)), _dq_weight(q), lin.bias))
+    assert torch.allclose(y, ref, atol=1e-4, rtol=1e-4)

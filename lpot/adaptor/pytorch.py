@@ -86,12 +86,17 @@ def _op_type(mod: nn.Module) -> Optional[str]:
 
 # ---- graph capture and fusion -------------------------------------------------------
 
-def _is_relu(gm: nn.Module, node: Any) -> bool:
+def _relu_kind(gm: nn.Module, node: Any) -> Optional[str]:
+    """'relu', 'relu6' or None for a graph node."""
     if node.op == "call_module":
-        return isinstance(gm.get_submodule(node.target), nn.ReLU)
+        mod = gm.get_submodule(node.target)
+        return "relu6" if isinstance(mod, nn.ReLU6) else "relu" if isinstance(mod, nn.ReLU) else None
     if node.op in ("call_function", "call_method"):
-        return node.target in (torch.relu, nn.functional.relu, torch.relu_, "relu", "relu_")
-    return False
+        if node.target in (torch.relu, nn.functional.relu, torch.relu_, "relu", "relu_"):
+            return "relu"
+        if node.target is nn.functional.relu6:
+            return "relu6"
+    return None
 
 
 def _fuse_fx(gm: Any) -> List[str]:
@@ -115,11 +120,12 @@ def _fuse_fx(gm: Any) -> List[str]:
             continue
         mod = gm.get_submodule(node.target)
         user = next(iter(node.users))
-        if isinstance(mod, (nn.Linear, nn.Conv2d)) and _is_relu(gm, user) and user.args[0] is node:
-            _set_submodule(gm, node.target, lnn.FusedReLU(mod))
+        kind = _relu_kind(gm, user)
+        if isinstance(mod, (nn.Linear, nn.Conv2d)) and kind and user.args[0] is node:
+            _set_submodule(gm, node.target, lnn.FusedReLU(mod, six=kind == "relu6"))
             user.replace_all_uses_with(node)
             g.erase_node(user)
-            notes.append(f"fused relu into {node.target}")
+            notes.append(f"fused {kind} into {node.target}")
     g.lint()
     gm.delete_all_unused_submodules()
     gm.recompile()
@@ -144,10 +150,11 @@ def _fuse_eager(model: nn.Module) -> List[str]:
                 j = i + 2
             else:
                 j = i + 1
-            if isinstance(m, (nn.Conv2d, nn.Linear)) and isinstance(nxt, nn.ReLU):
-                seq._modules[k] = lnn.FusedReLU(m)
+            if isinstance(m, (nn.Conv2d, nn.Linear)) and isinstance(nxt, (nn.ReLU, nn.ReLU6)):
+                six = isinstance(nxt, nn.ReLU6)
+                seq._modules[k] = lnn.FusedReLU(m, six=six)
                 seq._modules[keys[j]] = nn.Identity()
-                notes.append(f"fused relu into {pname}.{k}")
+                notes.append(f"fused {'relu6' if six else 'relu'} into {pname}.{k}")
     return notes
 
 
@@ -270,7 +277,7 @@ def build_quantized(fused: nn.Module, traced: bool, meta_ops: Dict[str, Dict[str
             relu = isinstance(mod, lnn.FusedReLU)
             new: nn.Module = lnn.DynamicQuantLinear.from_float(mod.inner if relu else mod, pc, bits)
             if relu:
-                new = nn.Sequential(new, nn.ReLU())
+                new = nn.Sequential(new, nn.ReLU6() if mod.six else nn.ReLU())
         else:
             s, z = act_qparams.get(name, (1.0, 0))
             cls = lnn.QuantLinear if info["type"] == "Linear" else lnn.QuantConv2d
@@ -385,7 +392,7 @@ class PyTorchAdaptor:
             meta_ops[name] = {"type": typ, "dtype": "int8" if int8 else "fp32",
                               "granularity": c["weight"]["granularity"] if int8 else None,
                               "algorithm": c["activation"]["algorithm"] if int8 else None,
-                              "relu": isinstance(self.fused.get_submodule(name), lnn.FusedReLU)}
+                              "relu": self._relu_of(name)}
         if self.approach == "qat":
             m, chains = self._qat(meta_ops)
             act: Dict[str, Tuple[float, int]] = {}
@@ -405,6 +412,12 @@ class PyTorchAdaptor:
         report["quantize_seconds"] = time.perf_counter() - t0
         return PyTorchQuantizedModel(m, self.framework, report, tune_cfg, meta)
 
+    def _relu_of(self, name: str) -> Any:
+        mod = self.fused.get_submodule(name)
+        if not isinstance(mod, lnn.FusedReLU):
+            return False
+        return "relu6" if mod.six else "relu"
+
     def _qat(self, meta_ops: Dict[str, Dict[str, Any]]) -> Tuple[nn.Module, List[Tuple[str, str]]]:
         if self.q_func is None:
             raise ModelError("quant_aware_training needs q_func (the training loop)")
@@ -416,7 +429,7 @@ class PyTorchAdaptor:
             relu = isinstance(mod, lnn.FusedReLU)
             inner = mod.inner if relu else mod
             cls = lnn.FakeQuantLinear if info["type"] == "Linear" else lnn.FakeQuantConv2d
-            _set_submodule(m, name, cls(inner, relu, info["granularity"] == "per_channel",
+            _set_submodule(m, name, cls(inner, info["relu"], info["granularity"] == "per_channel",
                                         self.bits))
         m.train()
         ret = self.q_func(m)
@@ -432,7 +445,8 @@ class PyTorchAdaptor:
             fq = fused.get_submodule(name)
             s, z = fq.act.qparams()
             act[name] = (float(s), int(z))
-            _set_submodule(fused, name, lnn.FusedReLU(fq.inner) if fq.relu else fq.inner)
+            _set_submodule(fused, name, lnn.FusedReLU(fq.inner, six=fq.relu == "relu6")
+                           if fq.relu else fq.inner)
         if self.traced:
             fused.recompile()
         return build_quantized(fused, self.traced, meta_ops, act, "static", self.bits)
@@ -452,7 +466,7 @@ class PyTorchAdaptor:
                 if name in chained_out:
                     extra.append("u8 output to consumer")
                 if info["relu"]:
-                    extra.append("fused relu")
+                    extra.append(f"fused {info['relu']}")
                 runs = f"lpot int8 {kind} ({impl_isa or 'onednn'}, {self.bits}-bit weights)"
                 if extra:
                     runs += "; " + ", ".join(extra)

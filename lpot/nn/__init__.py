@@ -78,14 +78,20 @@ def fold_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
 
 
 class FusedReLU(nn.Module):
-    """inner (Linear or Conv2d) then ReLU, as one op for quantization."""
+    """inner (Linear or Conv2d) then ReLU (ReLU6 when six), as one op for
+    quantization."""
 
-    def __init__(self, inner: nn.Module) -> None:
+    def __init__(self, inner: nn.Module, six: bool = False) -> None:
         super().__init__()
         self.inner = inner
+        self.six = bool(six)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(self.inner(x))
+        y = self.inner(x)
+        return nn.functional.relu6(y) if self.six else torch.relu(y)
+
+    def extra_repr(self) -> str:
+        return "relu6" if self.six else "relu"
 
 
 def _np(x: torch.Tensor) -> np.ndarray:
@@ -111,6 +117,7 @@ class _QuantBase(nn.Module):
         # output quantization for chaining into the next int8 op ([scale, zp]; empty = float)
         self.register_buffer("out_qparams", torch.zeros(0, dtype=torch.float32))
         self.relu = bool(relu)
+        self.relu6 = False   # relu post-op + clamp at 6 (or u8 saturation when chained)
         self._packed = None
 
     # packed handle: rebuilt lazily from the buffers
@@ -158,13 +165,21 @@ class _QuantBase(nn.Module):
                       out_zp=int(self.out_qparams[1]))
         return kw
 
+    def _finish(self, y: np.ndarray) -> torch.Tensor:
+        t = torch.from_numpy(y)
+        # chained u8 output: the consumer's range was observed after ReLU6, so
+        # 255 * scale <= 6 and u8 saturation is the clamp
+        if self.relu6 and t.dtype == torch.float32:
+            t.clamp_(max=6.0)
+        return t
+
     def _bias_np(self) -> Optional[np.ndarray]:
         return None if self.bias is None else self.bias.numpy()
 
     def extra_repr(self) -> str:
         p = self._packed
         return (f"w={tuple(self.weight_q.shape)}, x_scale={float(self.x_scale):.4g}, "
-                f"x_zp={int(self.x_zp)}, relu={self.relu}, chained_out={bool(self.out_qparams.numel())}, "
+                f"x_zp={int(self.x_zp)}, relu={'relu6' if self.relu6 else self.relu}, chained_out={bool(self.out_qparams.numel())}, "
                 f"impl={p.impl if p is not None else '(not packed yet)'}")
 
 
@@ -183,7 +198,9 @@ class QuantLinear(_QuantBase):
         w = _np(lin.weight)
         s, _ = weight_qparams(w, per_channel, bits or weight_bits())
         q = _quant_weight(w, s)
-        return cls(torch.from_numpy(q), torch.from_numpy(s), lin.bias, x_scale, x_zp, relu)
+        out = cls(torch.from_numpy(q), torch.from_numpy(s), lin.bias, x_scale, x_zp, relu)
+        out.relu6 = relu and mod.six
+        return out
 
     @property
     def packed(self) -> Any:
@@ -195,7 +212,7 @@ class QuantLinear(_QuantBase):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         xq = self._quant_input(x)
         y = kernels.qlinear(xq, self.packed, float(self.x_scale), int(self.x_zp), **self._out_kwargs())
-        return torch.from_numpy(y)
+        return self._finish(y)
 
 
 class QuantConv2d(_QuantBase):
@@ -220,8 +237,10 @@ class QuantConv2d(_QuantBase):
         w = _np(conv.weight)
         s, _ = weight_qparams(w, per_channel, bits or weight_bits())
         q = _quant_weight(w, s)
-        return cls(torch.from_numpy(q), torch.from_numpy(s), conv.bias, x_scale, x_zp, relu,
-                   conv.stride, conv.padding, conv.dilation, conv.groups)
+        out = cls(torch.from_numpy(q), torch.from_numpy(s), conv.bias, x_scale, x_zp, relu,
+                  conv.stride, conv.padding, conv.dilation, conv.groups)
+        out.relu6 = relu and mod.six
+        return out
 
     def packed_for(self, hw: Tuple[int, int]) -> Any:
         if self._packed is None or self._hw != hw:
@@ -245,7 +264,7 @@ class QuantConv2d(_QuantBase):
         p = self.packed_for((int(xq.shape[1]), int(xq.shape[2])))
         y = kernels.qconv2d(xq, p, float(self.x_scale), int(self.x_zp), layout="NHWC",
                             **self._out_kwargs())
-        return torch.from_numpy(y).permute(0, 3, 1, 2)
+        return self._finish(y).permute(0, 3, 1, 2)
 
 
 def supported_conv(conv: nn.Module) -> bool:
@@ -332,7 +351,7 @@ class FakeQuantize(nn.Module):
 
 
 class _FakeQuantWeighted(nn.Module):
-    def __init__(self, inner: nn.Module, relu: bool, per_channel: bool, bits: int) -> None:
+    def __init__(self, inner: nn.Module, relu: Any, per_channel: bool, bits: int) -> None:
         super().__init__()
         self.inner = inner
         self.relu = relu
@@ -348,10 +367,16 @@ class _FakeQuantWeighted(nn.Module):
         return _FakeQuantFn.apply(w, s[:1], z[:1], None, "int8")
 
 
+def _act(y: torch.Tensor, relu: Any) -> torch.Tensor:
+    if relu == "relu6":
+        return nn.functional.relu6(y)
+    return torch.relu(y) if relu else y
+
+
 class FakeQuantLinear(_FakeQuantWeighted):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = nn.functional.linear(self.act(x), self.fq_weight(), self.inner.bias)
-        return torch.relu(y) if self.relu else y
+        return _act(y, self.relu)
 
 
 class FakeQuantConv2d(_FakeQuantWeighted):
@@ -359,4 +384,4 @@ class FakeQuantConv2d(_FakeQuantWeighted):
         c = self.inner
         y = nn.functional.conv2d(self.act(x), self.fq_weight(), c.bias, c.stride, c.padding,
                                  c.dilation, c.groups)
-        return torch.relu(y) if self.relu else y
+        return _act(y, self.relu)
