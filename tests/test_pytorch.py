@@ -272,19 +272,48 @@ def test_tune_basic_meets_one_percent_on_digits(digits, tmp_path):
     assert a.fingerprint() == create_adaptor("pytorch", m, cfg).fingerprint()
 
 
-def test_dynamic_ptq_lstm_lm_quantizes_linear_reports_lstm():
+def test_dynamic_ptq_lstm_lm_quantizes_lstm_and_linear():
     torch.manual_seed(8)
     m = tm.LSTMLM(vocab=50, emb=16, hidden=32).eval()
     tok = torch.randint(0, 50, (2, 7))
     a = PyTorchAdaptor("pytorch", m, {"quantization": {"approach": "post_training_dynamic_quant"}})
-    assert a.ops == [("dec", "Linear")]
+    assert a.ops == [("lstm", "LSTM"), ("dec", "Linear")]
     q = a.quantize(a.default_tune_cfg())
     assert isinstance(q.model.dec, lnn.DynamicQuantLinear)
+    assert isinstance(q.model.lstm, lnn.DynamicQuantRNN)
     ops = {o["name"]: o for o in q.report["ops"]}
-    assert ops["lstm"]["dtype"] == "fp32" and "no lpot kernel" in ops["lstm"]["reason"]
+    assert ops["emb"]["dtype"] == "fp32" and "no lpot kernel" in ops["emb"]["reason"]
+    assert ops["lstm"]["runs"].startswith("lpot int8 dynamic")
     with torch.no_grad():
         fp, y = m(tok), q.model(tok)
     assert float((y - fp).abs().max()) < 0.05 * float(fp.abs().max())
+
+
+@pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_dynamic_rnn_vs_fp32_twin(cls, batch_first):
+    torch.manual_seed(12)
+    rnn = cls(12, 20, num_layers=2, batch_first=batch_first).eval()
+    x = torch.randn(3, 5, 12)
+    q = lnn.DynamicQuantRNN.from_float(rnn)
+    with torch.no_grad():
+        (y, hq), (ref, href) = q(x), rnn(x)
+    assert y.shape == ref.shape
+    assert float((y - ref).abs().max()) < 0.03  # outputs are tanh/sigmoid-bounded
+    if cls is nn.LSTM:
+        assert hq[0].shape == href[0].shape and hq[1].shape == href[1].shape
+    else:
+        assert hq.shape == href.shape
+    assert torch.equal(copy.deepcopy(q)(x)[0], y)
+
+
+def test_bidirectional_lstm_stays_fp32_with_reason():
+    m = nn.Sequential(nn.LSTM(4, 8, bidirectional=True))
+    a = PyTorchAdaptor("pytorch", m, {"quantization": {"approach": "post_training_dynamic_quant"}})
+    assert a.ops == []
+    q = a.quantize(a.default_tune_cfg())
+    (op,) = q.report["ops"]
+    assert op["dtype"] == "fp32" and "bidirectional" in op["reason"]
 
 
 # ---- QAT -------------------------------------------------------------------------
@@ -401,3 +430,16 @@ def test_relu6_float_output_is_clamped():
     assert float(y.max()) == 6.0 and float(y.min()) == 0.0
     ref = nn.functional.relu6(nn.functional.linear(_dq_input(x, float(s), int(z)), _dq_weight(q), lin.bias))
     assert torch.allclose(y, ref, atol=1e-4, rtol=1e-4)
+
+
+def test_dynamic_save_load_round_trip(tmp_path):
+    torch.manual_seed(13)
+    m = tm.LSTMLM(vocab=30, emb=8, hidden=16).eval()
+    tok = torch.randint(0, 30, (2, 5))
+    a = PyTorchAdaptor("pytorch", m, {"quantization": {"approach": "post_training_dynamic_quant"}})
+    q = a.quantize(a.default_tune_cfg())
+    q.save(str(tmp_path))
+    q2 = load(str(tmp_path), m)
+    with torch.no_grad():
+        assert torch.equal(q2.model(tok), q.model(tok))
+    assert isinstance(q2.model.lstm, lnn.DynamicQuantRNN)

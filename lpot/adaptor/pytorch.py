@@ -55,7 +55,7 @@ CAPABILITY: Dict[str, Dict[str, Dict[str, Any]]] = {
                        "granularity": ["per_tensor"], "algorithm": ["minmax"]},
     },
 }
-QUANTIZABLE = {"static": ("Linear", "Conv2d"), "dynamic": ("Linear",),
+QUANTIZABLE = {"static": ("Linear", "Conv2d"), "dynamic": ("Linear", "LSTM", "GRU"),
                "qat": ("Linear", "Conv2d")}
 
 
@@ -81,6 +81,8 @@ def _op_type(mod: nn.Module) -> Optional[str]:
         return "Linear"
     if isinstance(inner, nn.Conv2d):
         return "Conv2d"
+    if isinstance(inner, (nn.LSTM, nn.GRU)) and lnn.DynamicQuantRNN.supported(inner):
+        return "LSTM" if isinstance(inner, nn.LSTM) else "GRU"
     return None
 
 
@@ -273,6 +275,9 @@ def build_quantized(fused: nn.Module, traced: bool, meta_ops: Dict[str, Dict[str
             continue
         mod = m.get_submodule(name)
         pc = info.get("granularity", "per_channel") == "per_channel"
+        if approach == "dynamic" and info["type"] in ("LSTM", "GRU"):
+            _set_submodule(m, name, lnn.DynamicQuantRNN.from_float(mod, pc, bits))
+            continue
         if approach == "dynamic":
             relu = isinstance(mod, lnn.FusedReLU)
             new: nn.Module = lnn.DynamicQuantLinear.from_float(mod.inner if relu else mod, pc, bits)
@@ -483,6 +488,8 @@ class PyTorchAdaptor:
                                 nn.Embedding, nn.EmbeddingBag)) or \
                     (isinstance(mod, (nn.Linear, nn.Conv2d)) and _op_type(mod)):
                 why = "no lpot kernel for this op type in this approach"
+                if isinstance(mod, (nn.LSTM, nn.GRU)) and self.approach == "dynamic":
+                    why = "bidirectional or projected recurrent modules are not supported"
                 if isinstance(mod, nn.Conv2d) and not lnn.supported_conv(mod):
                     why = "conv padding mode not supported by lpot kernels"
                 ops.append({"name": name, "type": type(mod).__name__, "dtype": "fp32",

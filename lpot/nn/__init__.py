@@ -7,7 +7,8 @@
   of a chained producer: no dequantize/quantize round trip). With
   ``out_qparams`` set the module returns such a ``torch.uint8`` tensor.
 - :class:`DynamicQuantLinear`: int8 weights, activations quantized on the
-  fly in C (``qlinear_dynamic``).
+  fly in C (``qlinear_dynamic``); :class:`DynamicQuantRNN` the same for
+  unidirectional nn.LSTM / nn.GRU.
 - :class:`FakeQuantLinear`, :class:`FakeQuantConv2d`: quantization-aware
   training twins; forward and backward (straight-through estimator) go
   through ``lpot.calib.fake_quant``; activations use a moving-average
@@ -29,7 +30,7 @@ from torch import nn
 
 from lpot import calib, kernels
 
-__all__ = ["QuantLinear", "QuantConv2d", "DynamicQuantLinear", "FakeQuantLinear",
+__all__ = ["QuantLinear", "QuantConv2d", "DynamicQuantLinear", "DynamicQuantRNN", "FakeQuantLinear",
            "FakeQuantConv2d", "FusedReLU", "FakeQuantize", "weight_qparams", "weight_bits",
            "fold_bn"]
 
@@ -385,3 +386,116 @@ class FakeQuantConv2d(_FakeQuantWeighted):
         y = nn.functional.conv2d(self.act(x), self.fq_weight(), c.bias, c.stride, c.padding,
                                  c.dilation, c.groups)
         return _act(y, self.relu)
+
+
+# ---- dynamic LSTM / GRU ----------------------------------------------------------
+
+class DynamicQuantRNN(nn.Module):
+    """nn.LSTM / nn.GRU (unidirectional, no projection) with int8 weights:
+    the input projection of all time steps is one qlinear_dynamic call per
+    layer, the recurrent projection one per step (M = batch: lpot's small-M
+    kernel on CPUs without VNNI); gate math in torch float."""
+
+    def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int,
+                 batch_first: bool) -> None:
+        super().__init__()
+        self.mode, self.input_size, self.hidden_size = mode, input_size, hidden_size
+        self.num_layers, self.batch_first = num_layers, batch_first
+        self._packed: Any = None
+
+    @staticmethod
+    def supported(rnn: nn.Module) -> bool:
+        return (isinstance(rnn, (nn.LSTM, nn.GRU)) and not rnn.bidirectional
+                and getattr(rnn, "proj_size", 0) == 0)
+
+    @classmethod
+    def from_float(cls, rnn: nn.Module, per_channel: bool = True,
+                   bits: Optional[int] = None) -> "DynamicQuantRNN":
+        if not cls.supported(rnn):
+            raise ValueError(f"unsupported recurrent module for lpot: {rnn}")
+        mode = "LSTM" if isinstance(rnn, nn.LSTM) else "GRU"
+        out = cls(mode, rnn.input_size, rnn.hidden_size, rnn.num_layers, rnn.batch_first)
+        b = bits or weight_bits()
+        for layer in range(rnn.num_layers):
+            for kind in ("ih", "hh"):
+                w = _np(getattr(rnn, f"weight_{kind}_l{layer}"))
+                s, _ = weight_qparams(w, per_channel, b)
+                out.register_buffer(f"w_{kind}_l{layer}", torch.from_numpy(_quant_weight(w, s)))
+                out.register_buffer(f"s_{kind}_l{layer}", torch.from_numpy(s))
+                bias = getattr(rnn, f"bias_{kind}_l{layer}", None) if rnn.bias else None
+                out.register_buffer(f"b_{kind}_l{layer}",
+                                    None if bias is None else bias.detach().float().clone())
+        return out
+
+    def _invalidate(self) -> None:
+        self._packed = None
+
+    def _load_from_state_dict(self, state_dict: Any, prefix: str, *args: Any, **kwargs: Any) -> None:
+        for name in list(self._buffers):
+            k = prefix + name
+            if k in state_dict and self._buffers[name] is not None and \
+                    self._buffers[name].shape != state_dict[k].shape:
+                self._buffers[name] = torch.empty_like(state_dict[k])
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self._invalidate()
+
+    __getstate__ = _QuantBase.__getstate__
+    __deepcopy__ = _QuantBase.__deepcopy__  # type: ignore[assignment]
+
+    def _packs(self) -> list:
+        if self._packed is None:
+            packs = []
+            for layer in range(self.num_layers):
+                pair = []
+                for kind in ("ih", "hh"):
+                    bias = self._buffers[f"b_{kind}_l{layer}"]
+                    pair.append(kernels.PackedLinear(
+                        self._buffers[f"w_{kind}_l{layer}"].numpy(),
+                        self._buffers[f"s_{kind}_l{layer}"].numpy(),
+                        None if bias is None else bias.numpy()))
+                packs.append(pair)
+            self._packed = packs
+        return self._packed
+
+    def forward(self, x: torch.Tensor, hx: Any = None) -> Tuple[torch.Tensor, Any]:
+        if self.batch_first:
+            x = x.transpose(0, 1)
+        T, B = int(x.shape[0]), int(x.shape[1])
+        H = self.hidden_size
+        lstm = self.mode == "LSTM"
+        if hx is None:
+            z = torch.zeros(self.num_layers, B, H)
+            hx = (z, z.clone()) if lstm else z
+        h0s, c0s = (hx if lstm else (hx, None))
+        hn, cn = [], []
+        inp = x
+        for layer, (p_ih, p_hh) in enumerate(self._packs()):
+            xp = torch.from_numpy(kernels.qlinear_dynamic(_np(inp).reshape(T * B, -1), p_ih)
+                                  ).reshape(T, B, -1)
+            h = h0s[layer]
+            c = c0s[layer] if lstm else None
+            outs = []
+            for t in range(T):
+                hp = torch.from_numpy(kernels.qlinear_dynamic(_np(h), p_hh))
+                if lstm:
+                    i, f, g, o = (xp[t] + hp).chunk(4, 1)
+                    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+                    h = torch.sigmoid(o) * torch.tanh(c)
+                else:
+                    xr, xz, xn = xp[t].chunk(3, 1)
+                    hr, hz, hn_ = hp.chunk(3, 1)
+                    r, zg = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
+                    n = torch.tanh(xn + r * hn_)
+                    h = (1 - zg) * n + zg * h
+                outs.append(h)
+            inp = torch.stack(outs)
+            hn.append(h)
+            if lstm:
+                cn.append(c)
+        out = inp.transpose(0, 1) if self.batch_first else inp
+        h_n = torch.stack(hn)
+        return out, ((h_n, torch.stack(cn)) if lstm else h_n)
+
+    def extra_repr(self) -> str:
+        return (f"{self.mode}({self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, "
+                f"batch_first={self.batch_first}), int8 weights, dynamic activations")
