@@ -129,10 +129,10 @@ class _QuantBase(nn.Module):
         # shapes may differ (placeholder module rebuilt by lpot.utils.pytorch.load)
         for name in ("weight_q", "w_scales", "bias", "out_qparams"):
             k = prefix + name
-            if k in state_dict and getattr(self, name) is not None and \
-                    getattr(self, name).shape != state_dict[k].shape:
+            cur = getattr(self, name, None)
+            if k in state_dict and cur is not None and cur.shape != state_dict[k].shape:
                 setattr(self, name, torch.empty_like(state_dict[k]))
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        nn.Module._load_from_state_dict(self, state_dict, prefix, *args, **kwargs)
         self._invalidate()
 
     def __getstate__(self) -> dict:
@@ -436,7 +436,7 @@ class DynamicQuantRNN(nn.Module):
             if k in state_dict and self._buffers[name] is not None and \
                     self._buffers[name].shape != state_dict[k].shape:
                 self._buffers[name] = torch.empty_like(state_dict[k])
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        nn.Module._load_from_state_dict(self, state_dict, prefix, *args, **kwargs)
         self._invalidate()
 
     __getstate__ = _QuantBase.__getstate__
