@@ -443,3 +443,53 @@ def test_dynamic_save_load_round_trip(tmp_path):
     with torch.no_grad():
         assert torch.equal(q2.model(tok), q.model(tok))
     assert isinstance(q2.model.lstm, lnn.DynamicQuantRNN)
+
+
+@pytest.mark.parametrize("kw", [dict(stride=1, padding=1), dict(stride=2, padding=2, dilation=2),
+                                dict(stride=1, padding=1, groups=4)])
+def test_quant_conv1d_matches_dequantized_reference(kw):
+    torch.manual_seed(14)
+    conv = nn.Conv1d(8, 12, 3, **kw)
+    x = torch.randn(2, 8, 19)
+    s, z = calib.qparams(float(x.min()), float(x.max()))
+    q = lnn.QuantConv1d.from_float(conv, float(s), int(z))
+    y = q(x)
+    w = q.weight_q.float()[:, :, 0, :] * q.w_scales.reshape(-1, 1, 1)
+    ref = nn.functional.conv1d(_dq_input(x, float(s), int(z)), w, conv.bias, conv.stride,
+                               conv.padding, conv.dilation, conv.groups)
+    assert y.shape == ref.shape
+    assert torch.allclose(y, ref, atol=1e-4, rtol=1e-4)
+
+
+class Conv1dNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1 = nn.Conv1d(4, 16, 5, padding=2)
+        self.bn = nn.BatchNorm1d(16)
+        self.c2 = nn.Conv1d(16, 8, 3)
+        self.fc = nn.Linear(8 * 30, 5)
+
+    def forward(self, x):
+        x = self.c2(torch.relu(self.bn(self.c1(x))))
+        return self.fc(torch.flatten(x, 1))
+
+
+def test_conv1d_net_folds_chains_and_matches_fp32():
+    torch.manual_seed(15)
+    m = Conv1dNet().eval()
+    tm._init_random(m)
+    with torch.no_grad():
+        m.bn.running_var.uniform_(0.5, 2.0)
+        m.bn.running_mean.normal_(0, 0.3)
+    x = torch.randn(6, 4, 32)
+    fused, traced, _, notes = prepare(m)
+    assert "folded bn into c1" in notes and "fused relu into c1" in notes
+    with torch.no_grad():
+        assert torch.allclose(fused(x), m(x), atol=1e-5, rtol=1e-5)
+    a = PyTorchAdaptor("pytorch", m, None, calib_dataloader=[x])
+    q = a.quantize(a.default_tune_cfg())
+    assert q.report["chains"] == ["c1 -> c2"]
+    assert isinstance(q.model.c1, lnn.QuantConv1d)
+    with torch.no_grad():
+        ref, y = m(x), q.model(x)
+    assert float(torch.linalg.norm(y - ref) / torch.linalg.norm(ref)) < 0.05

@@ -55,8 +55,9 @@ CAPABILITY: Dict[str, Dict[str, Dict[str, Any]]] = {
                        "granularity": ["per_tensor"], "algorithm": ["minmax"]},
     },
 }
-QUANTIZABLE = {"static": ("Linear", "Conv2d"), "dynamic": ("Linear", "LSTM", "GRU"),
+QUANTIZABLE = {"static": ("Linear", "Conv2d", "Conv1d"), "dynamic": ("Linear", "LSTM", "GRU"),
                "qat": ("Linear", "Conv2d")}
+_QUANT_CLS = {"Linear": "QuantLinear", "Conv2d": "QuantConv2d", "Conv1d": "QuantConv1d"}
 
 
 def _approach(config: Any) -> str:
@@ -81,6 +82,8 @@ def _op_type(mod: nn.Module) -> Optional[str]:
         return "Linear"
     if isinstance(inner, nn.Conv2d):
         return "Conv2d"
+    if isinstance(inner, nn.Conv1d):
+        return "Conv1d"
     if isinstance(inner, (nn.LSTM, nn.GRU)) and lnn.DynamicQuantRNN.supported(inner):
         return "LSTM" if isinstance(inner, nn.LSTM) else "GRU"
     return None
@@ -110,8 +113,10 @@ def _fuse_fx(gm: Any) -> List[str]:
             continue
         mod = gm.get_submodule(node.target)
         user = next(iter(node.users))
-        if isinstance(mod, nn.Conv2d) and user.op == "call_module" and \
-                isinstance(gm.get_submodule(user.target), nn.BatchNorm2d) and user.args[0] is node:
+        if user.op == "call_module" and user.args[0] is node and (
+                (isinstance(mod, nn.Conv2d) and isinstance(gm.get_submodule(user.target), nn.BatchNorm2d))
+                or (isinstance(mod, nn.Conv1d) and
+                    isinstance(gm.get_submodule(user.target), nn.BatchNorm1d))):
             bn = gm.get_submodule(user.target)
             _set_submodule(gm, node.target, lnn.fold_bn(mod, bn))
             user.replace_all_uses_with(node)
@@ -123,7 +128,7 @@ def _fuse_fx(gm: Any) -> List[str]:
         mod = gm.get_submodule(node.target)
         user = next(iter(node.users))
         kind = _relu_kind(gm, user)
-        if isinstance(mod, (nn.Linear, nn.Conv2d)) and kind and user.args[0] is node:
+        if isinstance(mod, (nn.Linear, nn.Conv2d, nn.Conv1d)) and kind and user.args[0] is node:
             _set_submodule(gm, node.target, lnn.FusedReLU(mod, six=kind == "relu6"))
             user.replace_all_uses_with(node)
             g.erase_node(user)
@@ -144,7 +149,8 @@ def _fuse_eager(model: nn.Module) -> List[str]:
         for i, k in enumerate(keys):
             m = seq._modules[k]
             nxt = seq._modules[keys[i + 1]] if i + 1 < len(keys) else None
-            if isinstance(m, nn.Conv2d) and isinstance(nxt, nn.BatchNorm2d):
+            if (isinstance(m, nn.Conv2d) and isinstance(nxt, nn.BatchNorm2d)) or \
+                    (isinstance(m, nn.Conv1d) and isinstance(nxt, nn.BatchNorm1d)):
                 seq._modules[k] = m = lnn.fold_bn(m, nxt)
                 seq._modules[keys[i + 1]] = nn.Identity()
                 notes.append(f"folded {pname}.{keys[i + 1]} into {pname}.{k}")
@@ -152,7 +158,7 @@ def _fuse_eager(model: nn.Module) -> List[str]:
                 j = i + 2
             else:
                 j = i + 1
-            if isinstance(m, (nn.Conv2d, nn.Linear)) and isinstance(nxt, (nn.ReLU, nn.ReLU6)):
+            if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Linear)) and isinstance(nxt, (nn.ReLU, nn.ReLU6)):
                 six = isinstance(nxt, nn.ReLU6)
                 seq._modules[k] = lnn.FusedReLU(m, six=six)
                 seq._modules[keys[j]] = nn.Identity()
@@ -183,7 +189,7 @@ def quantizable_ops(model: nn.Module, kinds: Iterable[str]) -> List[Tuple[str, s
         t = _op_type(mod)
         if t in kinds:
             inner = mod.inner if isinstance(mod, lnn.FusedReLU) else mod
-            if t == "Conv2d" and not lnn.supported_conv(inner):
+            if t in ("Conv2d", "Conv1d") and not lnn.supported_conv(inner):
                 continue
             out.append((name, t))
     return out
@@ -285,8 +291,7 @@ def build_quantized(fused: nn.Module, traced: bool, meta_ops: Dict[str, Dict[str
                 new = nn.Sequential(new, nn.ReLU6() if mod.six else nn.ReLU())
         else:
             s, z = act_qparams.get(name, (1.0, 0))
-            cls = lnn.QuantLinear if info["type"] == "Linear" else lnn.QuantConv2d
-            new = cls.from_float(mod, s, z, pc, bits)
+            new = getattr(lnn, _QUANT_CLS[info["type"]]).from_float(mod, s, z, pc, bits)
         _set_submodule(m, name, new)
     chains: List[Tuple[str, str]] = []
     if traced and approach != "dynamic":
@@ -484,13 +489,13 @@ class PyTorchAdaptor:
         for name, mod in self.fused.named_modules():
             if not name or name in listed or ".inner" in name or name.endswith("inner"):
                 continue
-            if isinstance(mod, (nn.Conv1d, nn.Conv3d, nn.ConvTranspose2d, nn.LSTM, nn.GRU,
+            if isinstance(mod, (nn.Conv3d, nn.ConvTranspose2d, nn.LSTM, nn.GRU,
                                 nn.Embedding, nn.EmbeddingBag)) or \
-                    (isinstance(mod, (nn.Linear, nn.Conv2d)) and _op_type(mod)):
+                    (isinstance(mod, (nn.Linear, nn.Conv2d, nn.Conv1d)) and _op_type(mod)):
                 why = "no lpot kernel for this op type in this approach"
                 if isinstance(mod, (nn.LSTM, nn.GRU)) and self.approach == "dynamic":
                     why = "bidirectional or projected recurrent modules are not supported"
-                if isinstance(mod, nn.Conv2d) and not lnn.supported_conv(mod):
+                if isinstance(mod, (nn.Conv1d, nn.Conv2d)) and not lnn.supported_conv(mod):
                     why = "conv padding mode not supported by lpot kernels"
                 ops.append({"name": name, "type": type(mod).__name__, "dtype": "fp32",
                             "reason": why, "runs": "fp32 torch"})

@@ -1,6 +1,6 @@
 """PyTorch modules that run on lpot's C kernels (imports torch: load lazily).
 
-- :class:`QuantLinear`, :class:`QuantConv2d`: static int8 (u8 activations
+- :class:`QuantLinear`, :class:`QuantConv2d`, :class:`QuantConv1d`: static int8 (u8 activations
   with a calibrated scale/zero point, s8 symmetric weights per tensor or per
   output channel, fused ReLU). Input is a float tensor, or a ``torch.uint8``
   tensor already quantized with this module's input parameters (the output
@@ -30,7 +30,7 @@ from torch import nn
 
 from lpot import calib, kernels
 
-__all__ = ["QuantLinear", "QuantConv2d", "DynamicQuantLinear", "DynamicQuantRNN", "FakeQuantLinear",
+__all__ = ["QuantLinear", "QuantConv2d", "QuantConv1d", "DynamicQuantLinear", "DynamicQuantRNN", "FakeQuantLinear",
            "FakeQuantConv2d", "FusedReLU", "FakeQuantize", "weight_qparams", "weight_bits",
            "fold_bn"]
 
@@ -62,8 +62,8 @@ def _quant_weight(w: np.ndarray, scale: np.ndarray) -> np.ndarray:
     return calib.quantize(w, scale, np.zeros(scale.shape, np.int8), axis=0, dtype="int8")
 
 
-def fold_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
-    """A Conv2d equal (in eval mode) to conv followed by bn."""
+def fold_bn(conv: nn.Module, bn: nn.Module) -> nn.Module:
+    """A Conv1d/Conv2d equal (in eval mode) to conv followed by bn."""
     import copy
 
     out = copy.deepcopy(conv)
@@ -72,7 +72,7 @@ def fold_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
         gamma = bn.weight if bn.weight is not None else torch.ones_like(std)
         beta = bn.bias if bn.bias is not None else torch.zeros_like(std)
         f = gamma / std
-        out.weight.copy_(conv.weight * f.reshape(-1, 1, 1, 1))
+        out.weight.copy_(conv.weight * f.reshape(-1, *([1] * (conv.weight.dim() - 1))))
         b = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
         out.bias = nn.Parameter((b - bn.running_mean) * f + beta)
     return out
@@ -269,8 +269,30 @@ class QuantConv2d(_QuantBase):
 
 
 def supported_conv(conv: nn.Module) -> bool:
-    return (isinstance(conv, nn.Conv2d) and conv.padding_mode == "zeros"
+    return (isinstance(conv, (nn.Conv1d, nn.Conv2d)) and conv.padding_mode == "zeros"
             and not isinstance(conv.padding, str))
+
+
+class QuantConv1d(QuantConv2d):
+    """Conv1d as a height-1 QuantConv2d (N, C, L) -> (N, C', L')."""
+
+    @classmethod
+    def from_float(cls, mod: nn.Module, x_scale: float, x_zp: int, per_channel: bool = True,
+                   bits: Optional[int] = None) -> "QuantConv1d":
+        relu = isinstance(mod, FusedReLU)
+        conv = mod.inner if relu else mod
+        if not isinstance(conv, nn.Conv1d) or not supported_conv(conv):
+            raise ValueError(f"conv not supported by lpot kernels: {conv}")
+        w = _np(conv.weight)[:, :, None, :]
+        s, _ = weight_qparams(w, per_channel, bits or weight_bits())
+        q = _quant_weight(w, s)
+        out = cls(torch.from_numpy(q), torch.from_numpy(s), conv.bias, x_scale, x_zp, relu,
+                  (1, conv.stride[0]), (0, conv.padding[0]), (1, conv.dilation[0]), conv.groups)
+        out.relu6 = relu and mod.six
+        return out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.unsqueeze(2)).squeeze(2)
 
 
 class DynamicQuantLinear(nn.Module):
