@@ -493,3 +493,31 @@ def test_conv1d_net_folds_chains_and_matches_fp32():
     with torch.no_grad():
         ref, y = m(x), q.model(x)
     assert float(torch.linalg.norm(y - ref) / torch.linalg.norm(ref)) < 0.05
+
+
+def test_residual_add_relu_fused_into_conv_sum_post_op(tmp_path):
+    import lpot.adaptor.pytorch as P
+
+    torch.manual_seed(16)
+    m = tm.resnet18(width=8, num_classes=10).eval()
+    x = torch.randn(2, 3, 32, 32)
+    a = PyTorchAdaptor("pytorch", m, None, calib_dataloader=[torch.randn(4, 3, 32, 32)])
+    q = a.quantize(a.default_tune_cfg())
+    assert len(q.report["residual_adds"]) == 8  # one per BasicBlock
+    assert "layer1.0.conv2: add + relu fused as the kernel's sum post-op" in q.report["residual_adds"]
+    assert "layer1.0.conv1 -> layer1.0.conv2" in q.report["chains"]
+    code = q.model.code
+    assert "operator.add" not in code and " + " not in code
+    # the same model without the add fusion (float add + relu after the conv)
+    orig = P._fuse_residual_add
+    P._fuse_residual_add = lambda gm: []
+    try:
+        q2 = a.quantize(a.default_tune_cfg())
+    finally:
+        P._fuse_residual_add = orig
+    with torch.no_grad():
+        y, y2 = q.model(x), q2.model(x)
+    assert torch.allclose(y, y2, atol=1e-4, rtol=1e-4)
+    q.save(str(tmp_path))
+    with torch.no_grad():
+        assert torch.equal(load(str(tmp_path), m).model(x), y)

@@ -273,8 +273,10 @@ class PyTorchQuantizedModel(QuantizedModel):
 
 def build_quantized(fused: nn.Module, traced: bool, meta_ops: Dict[str, Dict[str, Any]],
                     act_qparams: Dict[str, Tuple[float, int]], approach: str,
-                    bits: int) -> Tuple[nn.Module, List[Tuple[str, str]]]:
-    """Swap int8 ops of a fused fp32 copy for lpot.nn modules; chain when traced."""
+                    bits: int) -> Tuple[nn.Module, List[Tuple[str, str]], List[str]]:
+    """Swap int8 ops of a fused fp32 copy for lpot.nn modules; when traced,
+    fuse residual adds into int8 convs and chain int8 ops.
+    Returns (model, chains (producer, consumer), convs with a fused add)."""
     m = copy.deepcopy(fused)
     for name, info in meta_ops.items():
         if info["dtype"] != "int8":
@@ -294,20 +296,63 @@ def build_quantized(fused: nn.Module, traced: bool, meta_ops: Dict[str, Dict[str
             new = getattr(lnn, _QUANT_CLS[info["type"]]).from_float(mod, s, z, pc, bits)
         _set_submodule(m, name, new)
     chains: List[Tuple[str, str]] = []
+    adds: List[str] = []
     if traced and approach != "dynamic":
+        adds = _fuse_residual_add(m)
         for node in m.graph.nodes:
             if node.op != "call_module" or len(node.users) != 1:
                 continue
             prod = m.get_submodule(node.target)
             user = next(iter(node.users))
-            if not isinstance(prod, lnn._QuantBase) or user.op != "call_module":
+            if not isinstance(prod, lnn._QuantBase) or user.op != "call_module" or \
+                    len(node.args) != 1:   # a conv with a fused residual add writes float
                 continue
             cons = m.get_submodule(user.target)
-            if isinstance(cons, lnn._QuantBase) and len(user.args) == 1 and user.args[0] is node \
-                    and not user.kwargs:
+            if isinstance(cons, lnn._QuantBase) and user.args[0] is node and not user.kwargs \
+                    and (len(user.args) == 1 or (len(user.args) == 2 and user.args[1] is not node)):
                 prod.set_out_qparams(float(cons.x_scale), int(cons.x_zp))
                 chains.append((node.target, user.target))
-    return m, chains
+    return m, chains, adds
+
+
+def _fuse_residual_add(m: Any) -> List[str]:
+    """conv -> add(other) [-> relu] becomes conv(x, other) with the kernel's
+    sum (+relu) post-ops, for int8 Conv2d nodes of a GraphModule."""
+    import operator
+
+    done = []
+    g = m.graph
+    for node in list(g.nodes):
+        if node.op != "call_module" or len(node.users) != 1 or len(node.args) != 1 or node.kwargs:
+            continue
+        mod = m.get_submodule(node.target)
+        if type(mod) is not lnn.QuantConv2d:
+            continue
+        add = next(iter(node.users))
+        is_add = (add.op == "call_function" and add.target in (operator.add, torch.add)) or \
+            (add.op == "call_method" and add.target == "add")
+        if not is_add or len(add.args) != 2 or add.kwargs:
+            continue
+        other = add.args[1] if add.args[0] is node else add.args[0]
+        if other is node or not hasattr(other, "op"):
+            continue
+        tail = add
+        relu = len(add.users) == 1 and _relu_kind(m, next(iter(add.users))) == "relu"
+        if relu:
+            tail = next(iter(add.users))
+        with g.inserting_after(tail):
+            new = g.call_module(node.target, (node.args[0], other))
+        tail.replace_all_uses_with(new)
+        if relu:
+            g.erase_node(tail)
+        g.erase_node(add)
+        g.erase_node(node)
+        mod.sum_relu = relu
+        done.append(node.target)
+    if done:
+        g.lint()
+        m.recompile()
+    return done
 
 
 class PyTorchAdaptor:
@@ -404,7 +449,7 @@ class PyTorchAdaptor:
                               "algorithm": c["activation"]["algorithm"] if int8 else None,
                               "relu": self._relu_of(name)}
         if self.approach == "qat":
-            m, chains = self._qat(meta_ops)
+            m, chains, adds = self._qat(meta_ops)
             act: Dict[str, Tuple[float, int]] = {}
         else:
             act = {}
@@ -412,13 +457,15 @@ class PyTorchAdaptor:
                 algos = {n: i["algorithm"] for n, i in meta_ops.items() if i["dtype"] == "int8"}
                 if algos:
                     act = self.calibrate(algos, int(tune_cfg.get("calib_sampling_size", 100)))
-            m, chains = build_quantized(self.fused, self.traced, meta_ops, act, self.approach,
-                                        self.bits)
+            m, chains, adds = build_quantized(self.fused, self.traced, meta_ops, act,
+                                              self.approach, self.bits)
         m.eval()
         meta = {"version": 1, "framework": self.framework, "approach": self.approach,
                 "traced": self.traced, "bits": self.bits, "ops": meta_ops,
                 "chains": [list(c) for c in chains]}
         report = self._report(m, meta_ops, chains)
+        report["residual_adds"] = [f"{n}: add{' + relu' if m.get_submodule(n).sum_relu else ''} "
+                                   "fused as the kernel's sum post-op" for n in adds]
         report["quantize_seconds"] = time.perf_counter() - t0
         return PyTorchQuantizedModel(m, self.framework, report, tune_cfg, meta)
 
@@ -428,7 +475,8 @@ class PyTorchAdaptor:
             return False
         return "relu6" if mod.six else "relu"
 
-    def _qat(self, meta_ops: Dict[str, Dict[str, Any]]) -> Tuple[nn.Module, List[Tuple[str, str]]]:
+    def _qat(self, meta_ops: Dict[str, Dict[str, Any]]) -> Tuple[nn.Module, List[Tuple[str, str]],
+                                                                 List[str]]:
         if self.q_func is None:
             raise ModelError("quant_aware_training needs q_func (the training loop)")
         m = copy.deepcopy(self.fused)

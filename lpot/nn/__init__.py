@@ -227,6 +227,9 @@ class QuantConv2d(_QuantBase):
         self.stride, self.padding, self.dilation, self.groups = (
             tuple(stride), tuple(padding), tuple(dilation), int(groups))
         self._hw: Optional[Tuple[int, int]] = None
+        # residual add fused as the kernel's 'sum' post-op (forward(x, residual)),
+        # optionally followed by relu (set by the adaptor's graph rewrite)
+        self.sum_relu = False
 
     @classmethod
     def from_float(cls, mod: nn.Module, x_scale: float, x_zp: int, per_channel: bool = True,
@@ -252,7 +255,18 @@ class QuantConv2d(_QuantBase):
             self._hw = hw
         return self._packed
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _out_hw(self, h: int, w: int) -> Tuple[int, int]:
+        kh, kw = int(self.weight_q.shape[2]), int(self.weight_q.shape[3])
+        return tuple((n + 2 * p - d * (k - 1) - 1) // s + 1 for n, p, d, k, s in
+                     zip((h, w), self.padding, self.dilation, (kh, kw), self.stride))  # type: ignore
+
+    def forward(self, x: torch.Tensor, residual: Optional[torch.Tensor] = None) -> torch.Tensor:
+        if residual is not None:
+            oh, ow = self._out_hw(int(x.shape[2]), int(x.shape[3]))
+            if tuple(residual.shape) != (
+                    x.shape[0], self.weight_q.shape[0], oh, ow):
+                y = self.forward(x) + residual   # broadcasting add: not fused
+                return torch.relu(y) if self.sum_relu else y
         # NHWC for the kernel (oneDNN's int8 convs are blocked on channels; NCHW
         # would cost a reorder per call); the result is an NCHW-shaped tensor in
         # channels_last memory, which torch's float ops and the next int8 op take
@@ -263,8 +277,13 @@ class QuantConv2d(_QuantBase):
         else:
             xq = calib.quantize(_np(nhwc), float(self.x_scale), int(self.x_zp), dtype="uint8")
         p = self.packed_for((int(xq.shape[1]), int(xq.shape[2])))
-        y = kernels.qconv2d(xq, p, float(self.x_scale), int(self.x_zp), layout="NHWC",
-                            **self._out_kwargs())
+        kw = self._out_kwargs()
+        if residual is not None:
+            if self.out_qparams.numel():
+                raise ValueError("a conv with a fused residual add has float output (no chaining)")
+            kw["post_ops"] = tuple(kw["post_ops"]) + ("sum",) + (("relu",) if self.sum_relu else ())
+            kw["sum_input"] = _np(residual.permute(0, 2, 3, 1))
+        y = kernels.qconv2d(xq, p, float(self.x_scale), int(self.x_zp), layout="NHWC", **kw)
         return self._finish(y).permute(0, 3, 1, 2)
 
 

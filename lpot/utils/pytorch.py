@@ -31,7 +31,7 @@ def load(path: str, fp32_model: nn.Module) -> Any:
         raise ModelError(f"the model was saved with traced={meta['traced']} but traces "
                          f"{'fine' if traced else 'with an error: ' + err} now")
     approach = meta["approach"]
-    m, _ = pt.build_quantized(fused, traced, meta["ops"], {}, "dynamic" if approach == "dynamic"
+    m, _, _ = pt.build_quantized(fused, traced, meta["ops"], {}, "dynamic" if approach == "dynamic"
                               else "static", int(meta["bits"]))
     for prod, _cons in meta.get("chains", []):
         m.get_submodule(prod).set_out_qparams(1.0, 0)
