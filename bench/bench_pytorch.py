@@ -6,7 +6,7 @@ Run by hand: python bench/bench_pytorch.py [--quick]   (appends to bench/RESULTS
 
 Models (hand-written, tests/fixtures/torch_models.py; random weights except the
 digits CNN): digits CNN (real accuracy), ResNet-18, ResNet-50, MobileNetV2 at
-224x224. Fidelity on random-weight nets = top-1 agreement with fp32 and
+224x224; an LSTM language model with dynamic quantization (vs torch.ao quantize_dynamic). Fidelity on random-weight nets = top-1 agreement with fp32 and
 relative L2 error of the logits on 32 inputs. Everything runs on ONE thread
 (torch.set_num_threads(1), lpot.kernels.set_num_threads(1)): this 2-core machine
 is shared, and one thread is the fair, reproducible footing for all three.
@@ -97,7 +97,7 @@ def main():
 
     models = [("ResNet-18", tm.resnet18), ("ResNet-50", tm.resnet50), ("MobileNetV2", tm.MobileNetV2)]
     if QUICK:
-        models = models[:1]
+        models = []
     g = torch.Generator().manual_seed(0)
     for name, ctor in models:
         torch.manual_seed(0)
@@ -124,6 +124,30 @@ def main():
         notes.append(f"{name}: {r['int8_ops']} int8 ops, {r['fp32_ops']} fp32, {len(r['chains'])} "
                      f"u8 chains, {len(r['fusions'])} fusions; lpot quantize {tq:.1f}s, torch.ao "
                      f"prepare+calibrate+convert {tao:.1f}s; last impl {kernels.last_impl()}")
+
+    # LSTM language model, dynamic quantization (vs torch.ao quantize_dynamic)
+    from torch.ao.quantization import quantize_dynamic
+
+    torch.manual_seed(0)
+    lm = tm.LSTMLM(vocab=10000, emb=256, hidden=512).eval()
+    a = PyTorchAdaptor("pytorch", lm, {"quantization": {"approach": "post_training_dynamic_quant"}})
+    q = a.quantize(a.default_tune_cfg())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ao = quantize_dynamic(lm, {torch.nn.LSTM, torch.nn.Linear}, dtype=torch.qint8)  # a copy
+    tok = torch.randint(0, 10000, (32, 35), generator=g)
+    with torch.no_grad():
+        ref = lm(tok).reshape(-1, 10000)
+        f_l = fidelity(ref, q.model(tok).reshape(-1, 10000))
+        f_a = fidelity(ref, ao(tok).reshape(-1, 10000))
+    fid = "top1 agree %.3f / %.3f, rel L2 %.3f / %.3f" % (f_l[0], f_a[0], f_l[1], f_a[1])
+    for bs in (1, 32):
+        x = tok[:bs]
+        lat = [median_latency(f, x, REPS[bs]) for f in (lm, q.model, ao)]
+        rows.append(("LSTM LM dynamic (35 steps)", bs, fid, *lat))
+    notes.append("LSTM LM (vocab 10000, emb 256, LSTM 512, 35 tokens): lpot "
+                 + "; ".join(f"{o['name']}: {o['runs']}" for o in q.report["ops"])
+                 + "; torch.ao: quantize_dynamic({LSTM, Linear}, qint8)")
 
     lines = []
 
