@@ -549,13 +549,9 @@ class PyTorchAdaptor:
                             "reason": why, "runs": "fp32 torch"})
         capture = ("torch.fx symbolic trace" if self.traced else
                    f"eager module swapping (torch.fx tracing failed: {self.trace_error})")
-        used = {}
-        try:
-            from lpot import cpu_features
+        from lpot import cpu_features
 
-            used = cpu_features()["used"]
-        except Exception:  # pragma: no cover
-            pass
+        used = cpu_features()["used"]
         return {"ops": ops, "int8_ops": sum(o["dtype"] == "int8" for o in ops),
                 "fp32_ops": sum(o["dtype"] == "fp32" for o in ops), "capture": capture,
                 "fusions": list(self.fusion_notes), "chains": [f"{p} -> {c}" for p, c in chains],
