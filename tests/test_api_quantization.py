@@ -363,3 +363,33 @@ def test_import_lpot_stays_light(py):
            "print(bad)")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
+
+
+class _TimedAdaptor(NumpyAdaptor):
+    """NumpyAdaptor with a benchmark whose figures the test chooses."""
+    fp32_s, int8_s = 0.001, 0.002
+
+    def benchmark(self, model):
+        return self.fp32_s if model is self.fp32_model else self.int8_s
+
+
+@pytest.mark.parametrize("fp32_s,int8_s,slower", [(0.001, 0.002, True), (0.004, 0.001, False)])
+def test_int8_slower_than_fp32_is_said_out_loud(tmp_path, caplog, fp32_s, int8_s, slower):
+    _TimedAdaptor.fp32_s, _TimedAdaptor.int8_s = fp32_s, int8_s
+    register_adaptor("pytorch", _TimedAdaptor, replace=True)
+    try:
+        p = tmp_path / "conf.yaml"
+        p.write_text(conf_text("pytorch", tmp_path / "ws"))
+        with caplog.at_level("WARNING", logger="lpot"):
+            qm = quantizer(str(p))()
+    finally:
+        unregister_adaptor("pytorch")
+    r = qm.report
+    assert r["latency_fp32"] == fp32_s and r["latency_int8"] == int8_s
+    assert r["speedup"] == pytest.approx(fp32_s / int8_s)
+    said = [m for m in caplog.messages if "SLOWER than fp32" in m]
+    if slower:
+        assert r["slower_than_fp32"] is True
+        assert len(said) == 1 and "2.00x SLOWER" in said[0] and "2.000 ms vs 1.000 ms" in said[0]
+    else:
+        assert "slower_than_fp32" not in r and said == []

@@ -124,6 +124,7 @@ class Quantization(Component):
             return None
         qm = r.model
         report["deploy"] = self._write_deploy(r.best_tune_cfg, DEPLOY_NAME)
+        report.update(_speed_check(adaptor, qm))
         _merge_report(qm, report)
         logger.info("Quantization: %s", r.message)
         return qm
@@ -211,6 +212,40 @@ def _rel(acc: Optional[float], base: Optional[float]) -> Optional[float]:
     if acc is None or base is None or not base or math.isnan(acc):
         return None
     return (acc - base) / abs(base)
+
+
+def _speed_check(adaptor: Any, qm: Any) -> Dict[str, Any]:
+    """fp32 vs int8 latency on the adaptor's fixed input (median of its runs),
+    so that an int8 model slower than fp32 is said out loud, never silent."""
+    bench = getattr(adaptor, "benchmark", None)
+    if bench is None:
+        return {}
+    try:
+        fp32 = float(bench(adaptor.fp32_model))
+        int8 = float(bench(qm))
+    except Exception as e:  # a failing benchmark must not lose the tuned model
+        logger.warning("Quantization: could not compare fp32 and int8 latency: %s", e)
+        return {"latency_check_error": str(e)}
+    if not (fp32 > 0 and int8 > 0):
+        return {}
+    speedup = fp32 / int8
+    out = {"latency_fp32": fp32, "latency_int8": int8, "speedup": speedup}
+    if speedup < 1.0:
+        feats = lpot_cpu_used()
+        logger.warning(
+            "Quantization: the int8 model is %.2fx SLOWER than fp32 on this CPU (%.3f ms vs "
+            "%.3f ms per call on the adaptor's fixed input; int8 units in use: %s). Small "
+            "models and batch 1 are dominated by per-call overhead; see report['ops'] for what "
+            "runs in int8.", 1.0 / speedup, int8 * 1e3, fp32 * 1e3, feats or "none (no VNNI/AMX)")
+        out["slower_than_fp32"] = True
+    return out
+
+
+def lpot_cpu_used() -> str:
+    import lpot
+
+    used = lpot.cpu_features()["used"]
+    return ", ".join(f for f in ("amx_int8", "avx512_vnni", "avx_vnni") if used.get(f))
 
 
 def _merge_report(qm: Any, report: Dict[str, Any]) -> None:
