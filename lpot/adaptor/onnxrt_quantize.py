@@ -106,10 +106,7 @@ def _float_act_inputs(g: Graph, node: Any) -> List[int]:
     t = node.op_type
     kind, widx, _ = STATIC_OPS[t]
     if kind == "weighted":
-        idx = [0] if t != "MatMul" or has_weight(g, node) else [0, 1]
-        if t == "MatMul" and not has_weight(g, node):
-            return idx
-        return idx
+        return [0] if t != "MatMul" or has_weight(g, node) else [0, 1]
     if kind in ("binary", "concat"):
         return [i for i, x in enumerate(node.input) if x]
     if kind in ("unary", "passthrough", "removable"):
@@ -215,17 +212,19 @@ def _qparams_const(arr: np.ndarray, dtype: str, scheme: str) -> Tuple[np.ndarray
     return qparams(lo, hi, dtype, scheme)
 
 
-def quantize_weight(w: np.ndarray, axis: Optional[int], dtype: str = "int8"
-                    ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Symmetric int8 (per channel along axis, or per tensor)."""
+def quantize_weight(w: np.ndarray, axis: Optional[int], dtype: str = "int8",
+                    reduce_range: bool = False) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Symmetric int8 (per channel along axis, or per tensor); reduce_range:
+    7 bits ([-64, 64]), which keeps ORT's u8s8 AVX2 kernels (vpmaddubsw pairs
+    summed in int16) from saturating on CPUs without VNNI."""
     from lpot.calib import qparams, quantize
     if axis is None:
         m = np.float32(np.abs(w).max()) if w.size else np.float32(0)
-        s, z = qparams(-m, m, dtype, "sym")
+        s, z = qparams(-m, m, dtype, "sym", reduce_range)
         return quantize(w, s, z), np.asarray(s, np.float32), np.asarray(z)
     red = tuple(i for i in range(w.ndim) if i != axis)
     m = np.abs(w).max(axis=red).astype(np.float32)
-    s, z = qparams(-m, m, dtype, "sym")
+    s, z = qparams(-m, m, dtype, "sym", reduce_range)
     return quantize(w, s, z, axis=axis), s.astype(np.float32), z
 
 
@@ -288,7 +287,7 @@ def _ensure_opset(model: Any, minimum: int, ms: bool) -> None:
 
 
 def build_qdq(model: Any, plan: StaticPlan, qp: Dict[str, Tuple[np.ndarray, np.ndarray]],
-              op_cfg: Dict[str, Dict[str, Any]]) -> Any:
+              op_cfg: Dict[str, Dict[str, Any]], reduce_range: bool = False) -> Any:
     """QDQ model. qp: tensor -> (scale, zero_point) for plan.stats and const_stats."""
     g = Graph(model)
     b = _Builder(model)
@@ -340,7 +339,7 @@ def build_qdq(model: Any, plan: StaticPlan, qp: Dict[str, Tuple[np.ndarray, np.n
             relu = nodes_by[fold_of[n.name]]
             node.output[0] = relu.output[0]
         if quant:
-            _quantize_weights(b, g, node, op_cfg[n.name], tq, sz, out_nodes)
+            _quantize_weights(b, g, node, op_cfg[n.name], tq, sz, out_nodes, reduce_range)
         out_nodes.append(node)
         for j, o in enumerate(node.output):
             if o in qdq_after:
@@ -354,7 +353,7 @@ def build_qdq(model: Any, plan: StaticPlan, qp: Dict[str, Tuple[np.ndarray, np.n
 
 def _quantize_weights(b: _Builder, g: Graph, node: Any, cfg: Dict[str, Any],
                       tq: Dict[str, Tuple[np.ndarray, np.ndarray]], sz: Any,
-                      out_nodes: List[Any]) -> None:
+                      out_nodes: List[Any], reduce_range: bool) -> None:
     h = b.h
     row = STATIC_OPS.get(node.op_type)
     if row is None or row[1] is None or not has_weight(g, node):
@@ -367,7 +366,7 @@ def _quantize_weights(b: _Builder, g: Graph, node: Any, cfg: Dict[str, Any],
     axis = weight_axis(node, w) if wcfg.get("granularity", "per_channel") == "per_channel" else None
     if node.op_type == "Gather":
         axis = None
-    wq, ws, wz = quantize_weight(w, axis)
+    wq, ws, wz = quantize_weight(w, axis, reduce_range=reduce_range)
     qn = b.init(f"{wname}_quantized", wq)
     sn = b.init(f"{wname}_scale", ws if axis is not None else ws.reshape(()))
     zn = b.init(f"{wname}_zero_point", wz if axis is not None else np.asarray(wz).reshape(()))
@@ -380,10 +379,6 @@ def _quantize_weights(b: _Builder, g: Graph, node: Any, cfg: Dict[str, Any],
     bidx = 2 if node.op_type in ("Conv", "Gemm", "ConvTranspose") else None
     if bidx is None or len(node.input) <= bidx or not node.input[bidx]:
         return
-    x = node.input[0]
-    xsrc = x
-    for k, v in list(tq.items()):
-        pass
     xq = _find_act_qparams(g, node, tq)
     bias = g.init_array(node.input[bidx])
     if xq is None or bias is None or bias.ndim != 1:
@@ -398,7 +393,6 @@ def _quantize_weights(b: _Builder, g: Graph, node: Any, cfg: Dict[str, Any],
     out_nodes.append(h.make_node("DequantizeLinear", [bn, bsn, bzn], [bdq],
                                  name=b.fresh(f"{node.input[bidx]}_DequantizeLinear"), axis=0))
     node.input[bidx] = bdq
-    del xsrc
 
 
 def _find_act_qparams(g: Graph, node: Any, tq: Dict[str, Tuple[np.ndarray, np.ndarray]]
@@ -495,11 +489,6 @@ def lower_qoperator(qdq: Any) -> Any:
             inputs = trip[0] + trip[1] + yq + bias
             attrs = {a.name: h.get_attribute_value(a) for a in n.attribute}
         elif t in ("MatMul", "Add", "Mul"):
-            if t == "MatMul":
-                bsc = g.init_array(trip[1][1])
-                if bsc is not None and bsc.ndim and bsc.size > 1:
-                    # per-column b_scale: fine for 2-D weights (QLinearMatMul accepts a 1-D N scale)
-                    pass
             inputs = trip[0] + trip[1] + yq
             attrs = {}
         elif t == "Concat":
@@ -539,7 +528,8 @@ def lower_qoperator(qdq: Any) -> Any:
 
 
 # ---------------------------------------------------------------- dynamic
-def build_dynamic(model: Any, op_cfg: Dict[str, Dict[str, Any]]) -> Tuple[Any, Dict[str, str]]:
+def build_dynamic(model: Any, op_cfg: Dict[str, Dict[str, Any]], reduce_range: bool = False
+                  ) -> Tuple[Any, Dict[str, str]]:
     """integerops model; returns (model, reasons for int8-configured nodes left fp32)."""
     g = Graph(model)
     b = _Builder(model)
@@ -577,7 +567,7 @@ def build_dynamic(model: Any, op_cfg: Dict[str, Dict[str, Any]]) -> Tuple[Any, D
             out.append(n)
             continue
         axis = 1 if wc.get("granularity", "per_channel") == "per_channel" else None
-        wq, ws, wz = quantize_weight(w, axis)
+        wq, ws, wz = quantize_weight(w, axis, reduce_range=reduce_range)
         qn = b.init(f"{n.input[1]}_quantized", wq)
         sn = b.init(f"{n.input[1]}_scale", ws if axis is not None else ws.reshape(()))
         zn = b.init(f"{n.input[1]}_zero_point", np.zeros(w.shape[1], np.int8) if axis is not None else np.int8(0))
