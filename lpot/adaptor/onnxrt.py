@@ -116,7 +116,9 @@ def save_model(model: Any, path: str) -> str:
         d = os.path.dirname(os.path.abspath(p))
         os.makedirs(d, exist_ok=True)
     if model.ByteSize() > _EXT_LIMIT:
-        onnx.save_model(model, p, save_as_external_data=True, all_tensors_to_one_file=True,
+        copy = onnx.ModelProto()
+        copy.CopyFrom(model)  # onnx moves the tensors out of the proto it saves
+        onnx.save_model(copy, p, save_as_external_data=True, all_tensors_to_one_file=True,
                         location=os.path.basename(p) + ".data", size_threshold=1024)
     else:
         onnx.save(model, p)
@@ -200,8 +202,8 @@ class ONNXRTAdaptor:
         caps = []
         for n in self.fp32_model.graph.node:
             c = op_capability(n.op_type, oq.has_weight(self.graph, n), self.mode)
-            if c is None:
-                continue
+            if c is None or not self.graph.is_float(n.output[0]):
+                continue  # shape arithmetic on int64 and the like
             caps.append(dict(c, name=n.name))
         return caps
 
@@ -482,7 +484,10 @@ def build_report(fp32: Any, qmodel: Any, op_cfg: Dict[str, Dict[str, Any]],
                       and by_name[k].op_type in _INT8_RUNTIME_OPS), None)
         runs = o.op_type if o is not None else "fused/removed"
         reason = ""
-        if cfg is None:
+        if cfg is None and runs in _INT8_RUNTIME_OPS:
+            # between int8 neighbours ORT fused it into an int8 kernel on its own
+            dtype, runs = "uint8", f"{runs} (fused by ORT between int8 neighbours)"
+        elif cfg is None:
             table = DYNAMIC_OPS if mode == "integerops" else STATIC_OPS
             reason = NOT_BUILT.get(n.op_type) or (
                 f"no {'dynamic ' if mode == 'integerops' else ''}int8 support for {n.op_type} "

@@ -37,9 +37,20 @@ class Graph:
     inits: Dict[str, Any] = field(default_factory=dict)
     inputs: Set[str] = field(default_factory=set)
     outputs: Set[str] = field(default_factory=set)
+    elem: Dict[str, int] = field(default_factory=dict)   # tensor -> onnx elem type
 
     def __post_init__(self) -> None:
         g = self.model.graph
+        try:
+            inferred = _onnx().shape_inference.infer_shapes(self.model).graph
+            vis = list(inferred.value_info) + list(inferred.input) + list(inferred.output)
+        except Exception:  # noqa: BLE001 - types then come from inputs/outputs only
+            vis = list(g.value_info) + list(g.input) + list(g.output)
+        for v in vis:
+            if v.type.HasField("tensor_type") and v.type.tensor_type.elem_type:
+                self.elem[v.name] = v.type.tensor_type.elem_type
+        for t in g.initializer:
+            self.elem[t.name] = t.data_type
         for n in g.node:
             for o in n.output:
                 self.producer[o] = n
@@ -49,6 +60,10 @@ class Graph:
         self.inits = {t.name: t for t in g.initializer}
         self.inputs = {i.name for i in g.input if i.name not in self.inits}
         self.outputs = {o.name for o in g.output}
+
+    def is_float(self, name: str) -> bool:
+        """float32 tensor (unknown types count as float; calibration re-checks)."""
+        return self.elem.get(name, 1) == 1
 
     def init_array(self, name: str) -> Optional[np.ndarray]:
         t = self.inits.get(name)
@@ -142,7 +157,7 @@ def plan_static(g: Graph, op_cfg: Dict[str, Dict[str, Any]]) -> StaticPlan:
         return (a.get("algorithm", "minmax"), a["dtype"], a.get("scheme", "asym"))
 
     def want(t: str, c: Dict[str, Any]) -> None:
-        if t in alias or t in stats or t in const_stats:
+        if t in alias or t in stats or t in const_stats or not g.is_float(t):
             return
         arr = g.init_array(t)
         if arr is not None:
@@ -178,8 +193,9 @@ def plan_static(g: Graph, op_cfg: Dict[str, Dict[str, Any]]) -> StaticPlan:
             continue  # weight-only
         if kind == "passthrough":
             src = n.input[0]
-            if g.init_array(src) is not None:
-                reasons[n.name] = "constant input: nothing to quantize"
+            if g.init_array(src) is not None or not g.is_float(src):
+                reasons[n.name] = ("constant input: nothing to quantize" if g.is_float(src)
+                                   else "integer tensor: nothing to quantize")
                 del q_nodes[n.name]
                 continue
             want(src, c)
@@ -187,8 +203,13 @@ def plan_static(g: Graph, op_cfg: Dict[str, Dict[str, Any]]) -> StaticPlan:
             for o in n.output:
                 alias[o] = root
             continue
-        for i in _float_act_inputs(g, n):
-            want(n.input[i], c)
+        ins = [n.input[i] for i in _float_act_inputs(g, n)]
+        if not all(g.is_float(x) for x in ins) or not g.is_float(n.output[0]):
+            reasons[n.name] = "integer tensors: nothing to quantize"
+            del q_nodes[n.name]
+            continue
+        for x in ins:
+            want(x, c)
         out = folded_out.get(n.name, n.output[0])
         # MatMul + Add(bias): leave the MatMul output float so ORT fuses the bias
         cons = g.consumers.get(out, [])
