@@ -152,9 +152,12 @@ def plan_static(g: Graph, op_cfg: Dict[str, Dict[str, Any]]) -> StaticPlan:
     const_stats: Dict[str, np.ndarray] = {}
     no_out_q: Set[str] = set()
 
-    def act_of(c: Dict[str, Any]) -> Tuple[str, str, str]:
+    def act_of(c: Dict[str, Any], t: str) -> Tuple[str, str, str]:
         a = c["activation"]
-        return (a.get("algorithm", "minmax"), a["dtype"], a.get("scheme", "asym"))
+        # a model output keeps its whole range: clipping logits (kl/percentile/mse)
+        # saturates the largest ones and argmax then picks among ties
+        algo = "minmax" if t in g.outputs else a.get("algorithm", "minmax")
+        return (algo, a["dtype"], a.get("scheme", "asym"))
 
     def want(t: str, c: Dict[str, Any]) -> None:
         if t in alias or t in stats or t in const_stats or not g.is_float(t):
@@ -164,7 +167,7 @@ def plan_static(g: Graph, op_cfg: Dict[str, Dict[str, Any]]) -> StaticPlan:
             if arr.dtype == np.float32:
                 const_stats[t] = arr
             return
-        stats[t] = act_of(c)
+        stats[t] = act_of(c, t)
 
     # Relu/Clip folding into a quantized producer (its output then uses the
     # activation's statistics: uint8 zero point at 0 makes the clamp)
