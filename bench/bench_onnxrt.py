@@ -138,16 +138,6 @@ def session(path: str):
     return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
 
 
-def latency(sess, feed, iters: int) -> float:
-    sess.run(None, feed)
-    ts = []
-    for _ in range(iters):
-        t0 = time.perf_counter()
-        sess.run(None, feed)
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
-
-
 def sqnr(ref, out) -> float:
     e = float(((ref - out) ** 2).sum())
     return float("inf") if e == 0 else 10 * np.log10(float((ref ** 2).sum()) / e)

@@ -37,7 +37,7 @@ _INT8_RUNTIME_OPS = {
     "QLinearSigmoid", "QLinearAveragePool", "QLinearGlobalAveragePool", "QLinearConcat",
     "QGemm", "QAttention", "QEmbedLayerNormalization", "MatMulInteger", "ConvInteger",
     "DynamicQuantizeMatMul", "MatMulIntegerToFloat", "QLinearSoftmax", "QLinearWhere",
-    "MatMulInteger16", "DynamicQuantizeLSTM", "QLinearReduceMean", "QLinearSigmoid",
+    "MatMulInteger16", "DynamicQuantizeLSTM", "QLinearReduceMean",
 }
 _EXT_LIMIT = 2 * 1024 ** 3 - 1
 
@@ -87,7 +87,7 @@ def _session(model: Any, optimized_path: Optional[str] = None, level: Optional[A
         so.optimized_model_filepath = optimized_path
     if level is not None:
         so.graph_optimization_level = level
-    data = model.SerializeToString()
+    data = model if isinstance(model, bytes) else model.SerializeToString()
     try:
         return ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
     except Exception as e:
@@ -259,7 +259,7 @@ class ONNXRTAdaptor:
         obs = {t: Observer(k[1], dtype=k[2], scheme=k[3]) for t, k in need.items()}
         graph_in = [t for t in need if t in self.input_names]
         exposed = [t for t in need if t not in self.input_names]
-        sess = _session(_with_outputs(self.fp32_model, exposed)) if exposed else None
+        sess = _session(_with_outputs(self.fp32_model, exposed)) if exposed else None  # bytes
         seen = 0
         self.calib_runs += 1
         for batch in dl:
@@ -393,7 +393,7 @@ class ONNXRTAdaptor:
                 acc[t].append(np.asarray(v, np.float32).ravel())
         out = {}
         for n, t in tens.items():
-            if t in acc and acc[t]:
+            if acc.get(t):
                 out[n] = np.concatenate(acc[t])
             else:
                 out[n] = np.zeros(1, np.float32)
@@ -443,15 +443,21 @@ def _batch_len(feed: Dict[str, np.ndarray]) -> int:
     return 1
 
 
-def _with_outputs(model: Any, names: Iterable[str]) -> Any:
+def _with_outputs(model: Any, names: Iterable[str]) -> bytes:
+    """The serialized model with `names` added as graph outputs (the outputs
+    are added, serialized and removed again: no copy of the weights)."""
     onnx = _onnx()
-    m = onnx.ModelProto()
-    m.CopyFrom(model)
-    have = {o.name for o in m.graph.output}
-    for n in names:
-        if n not in have:
-            m.graph.output.append(onnx.ValueInfoProto(name=n))
-    return m
+    outs = model.graph.output
+    n0 = len(outs)
+    have = {o.name for o in outs}
+    try:
+        for n in names:
+            if n not in have:
+                outs.append(onnx.ValueInfoProto(name=n))
+        return model.SerializeToString()
+    finally:
+        while len(outs) > n0:
+            del outs[len(outs) - 1]
 
 
 def optimized_graph(model: Any) -> Any:
@@ -460,8 +466,20 @@ def optimized_graph(model: Any) -> Any:
     onnx = _onnx()
     with tempfile.TemporaryDirectory() as d:
         p = os.path.join(d, "optimized.onnx")
-        _session(model, p, ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED)
-        return onnx.load(p)
+        so = ort.SessionOptions()
+        so.log_severity_level = 3
+        so.optimized_model_filepath = p
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+        # weights to a side file we never read: only the graph is loaded back
+        so.add_session_config_entry("session.optimized_model_external_initializers_file_name",
+                                    "weights.bin")
+        so.add_session_config_entry(
+            "session.optimized_model_external_initializers_min_size_in_bytes", "64")
+        try:
+            ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+        except Exception as e:
+            raise ModelError(f"onnxruntime cannot load the quantized model: {e}") from e
+        return onnx.load(p, load_external_data=False)
 
 
 def build_report(fp32: Any, qmodel: Any, op_cfg: Dict[str, Dict[str, Any]],

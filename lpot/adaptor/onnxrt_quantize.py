@@ -42,7 +42,7 @@ class Graph:
     def __post_init__(self) -> None:
         g = self.model.graph
         try:
-            inferred = _onnx().shape_inference.infer_shapes(self.model).graph
+            inferred = _onnx().shape_inference.infer_shapes(_types_only(self.model)).graph
             vis = list(inferred.value_info) + list(inferred.input) + list(inferred.output)
         except Exception:  # noqa: BLE001 - types then come from inputs/outputs only
             vis = list(g.value_info) + list(g.input) + list(g.output)
@@ -75,6 +75,21 @@ class Graph:
                         return _onnx().numpy_helper.to_array(a.t)
             return None
         return _onnx().numpy_helper.to_array(t)
+
+
+def _types_only(model: Any) -> Any:
+    """The model with its initializers turned into typed graph inputs: enough
+    for type inference, without copying the weights."""
+    onnx = _onnx()
+    h = onnx.helper
+    g = model.graph
+    init_in = [h.make_tensor_value_info(t.name, t.data_type, list(t.dims)) for t in g.initializer]
+    names = {t.name for t in g.initializer}
+    graph = h.make_graph(list(g.node), g.name, [i for i in g.input if i.name not in names] + init_in,
+                         list(g.output))
+    m = h.make_model(graph, opset_imports=list(model.opset_import))
+    m.ir_version = model.ir_version
+    return m
 
 
 def name_nodes(model: Any) -> None:
@@ -119,7 +134,7 @@ def weight_axis(node: Any, w: np.ndarray) -> Optional[int]:
 def _float_act_inputs(g: Graph, node: Any) -> List[int]:
     """Input positions that carry float activations to quantize."""
     t = node.op_type
-    kind, widx, _ = STATIC_OPS[t]
+    kind = STATIC_OPS[t][0]
     if kind == "weighted":
         return [0] if t != "MatMul" or has_weight(g, node) else [0, 1]
     if kind in ("binary", "concat"):
