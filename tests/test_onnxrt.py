@@ -164,7 +164,10 @@ def test_digits_int8_accuracy_and_all_formats_run_in_stock_ort(digits, fw, tmp_p
         gemms = [o for o in rep["ops"] if o["type"] == "Gemm"]
         assert all(o["dtype"] == "uint8" and o["runs"] == "DynamicQuantizeMatMul" for o in gemms)
         convs = [o for o in rep["ops"] if o["type"] == "Conv"]
-        assert all(o["dtype"] == "fp32" and "dynamic" in o["reason"] for o in convs)
+        assert [o["runs"] for o in convs] == ["ConvInteger"] * 3
+        relus = [o for o in rep["ops"] if o["type"] == "Relu"]
+        assert all(o["dtype"] == "fp32" and o["reason"] ==
+                   "no dynamic int8 support for Relu in this adaptor" for o in relus)
     else:
         convs = [o for o in rep["ops"] if o["type"] == "Conv"]
         assert [o["runs"] for o in convs] == ["QLinearConv"] * 3

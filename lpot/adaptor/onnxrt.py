@@ -186,10 +186,13 @@ class ONNXRTAdaptor:
         self.eval_func = eval_func
         self.metric = metric
         self.postprocess = postprocess
-        self._fp32_sess = _session(m)        # ModelError with ORT's message if it cannot load
-        self.input_names = [i.name for i in self._fp32_sess.get_inputs()]
+        # ModelError with ORT's message if it cannot load; not kept (a BERT-base
+        # session is ~0.5 GB): the fp32 session is made again when evaluated
+        probe = _session(m)
+        self.input_names = [i.name for i in probe.get_inputs()]
         self._in_types = {i.name: _NP_OF.get(_elem_type(m, i.name), None)
-                          for i in self._fp32_sess.get_inputs()}
+                          for i in probe.get_inputs()}
+        del probe
         self.graph = oq.Graph(m)
         self._qp_cache: Dict[Tuple[Any, ...], Tuple[np.ndarray, np.ndarray]] = {}
         self._sess_cache: Dict[int, Tuple[Any, Any]] = {}
@@ -307,8 +310,7 @@ class ONNXRTAdaptor:
         hit = self._sess_cache.get(key)
         if hit is not None and hit[0] is m:
             return hit[1]
-        s = self.__dict__.get("_fp32_sess") if m is self.fp32_model else None
-        s = s or _session(m)
+        s = _session(m)
         if len(self._sess_cache) > 4:
             self._sess_cache.clear()
         self._sess_cache[key] = (m, s)

@@ -48,6 +48,7 @@ STATIC_OPS: Dict[str, tuple] = {
 }
 
 DYNAMIC_OPS: Dict[str, tuple] = {
+    "Conv": ("weighted", 1, 0),
     "MatMul": ("weighted", 1, 1),
     "Gemm": ("weighted", 1, None),
     "Gather": ("gather", 0, None),

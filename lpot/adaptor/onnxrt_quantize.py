@@ -594,6 +594,9 @@ def build_dynamic(model: Any, op_cfg: Dict[str, Dict[str, Any]], reduce_range: b
             out.append(h.make_node("DequantizeLinear", [gq, sn, zn], [n.output[0]], name=b.fresh(f"{n.name}_DequantizeLinear")))
             continue
         w = g.init_array(n.input[1])
+        if t == "Conv":
+            _dynamic_conv(b, n, w, wc, dql, out, reduce_range)
+            continue
         if t == "Gemm":
             if _attr(n, "transA", 0) or _attr(n, "alpha", 1.0) != 1.0 or _attr(n, "beta", 1.0) != 1.0:
                 reasons[n.name] = "Gemm with transA/alpha/beta: kept fp32"
@@ -627,3 +630,45 @@ def build_dynamic(model: Any, op_cfg: Dict[str, Dict[str, Any]], reduce_range: b
         if has_bias:
             out.append(h.make_node("Add", [y, n.input[2]], [n.output[0]], name=b.fresh(f"{n.name}_bias_Add")))
     return b.finish(out), reasons
+
+
+def _dynamic_conv(b: _Builder, n: Any, w: np.ndarray, wc: Dict[str, Any],
+                  dql: Dict[str, Tuple[str, str, str]], out: List[Any], reduce_range: bool) -> None:
+    """Conv -> DynamicQuantizeLinear + ConvInteger (int32) * (x_scale * w_scale[c]) + bias."""
+    h = b.h
+    axis = 0 if wc.get("granularity", "per_channel") == "per_channel" else None
+    wq, ws, wz = quantize_weight(w, axis, reduce_range=reduce_range)
+    bshape = [-1] + [1] * (w.ndim - 2)
+    qn = b.init(f"{n.input[1]}_quantized", wq)
+    # symmetric: one zero point 0 (ORT's ConvInteger takes only a per-tensor zero
+    # point); the per-channel scales are applied after the integer convolution
+    zn = b.init(f"{n.input[1]}_zero_point", np.int8(0))
+    sn = b.init(f"{n.input[1]}_scale", ws.reshape(bshape) if axis is not None else ws.reshape(()))
+    x = n.input[0]
+    if x not in dql:
+        dql[x] = (b.fresh(f"{x}_quantized"), b.fresh(f"{x}_scale"), b.fresh(f"{x}_zero_point"))
+        out.append(h.make_node("DynamicQuantizeLinear", [x], list(dql[x]),
+                               name=b.fresh(f"{x}_DynamicQuantizeLinear")))
+    xq, xs, xz = dql[x]
+    acc = b.fresh(f"{n.output[0]}_int32")
+    attrs = {a.name: h.get_attribute_value(a) for a in n.attribute}
+    out.append(h.make_node("ConvInteger", [xq, qn, xz, zn], [acc], name=n.name, **attrs))
+    accf = b.fresh(f"{n.output[0]}_int32_float")
+    out.append(h.make_node("Cast", [acc], [accf], name=b.fresh(f"{n.name}_Cast"),
+                           to=_onnx().TensorProto.FLOAT))
+    sc = b.fresh(f"{n.output[0]}_scale")
+    out.append(h.make_node("Mul", [xs, sn], [sc], name=b.fresh(f"{n.name}_scale_Mul")))
+    bias = n.input[2] if len(n.input) > 2 and n.input[2] else None
+    y = b.fresh(f"{n.output[0]}_nobias") if bias else n.output[0]
+    out.append(h.make_node("Mul", [accf, sc], [y], name=b.fresh(f"{n.name}_Mul")))
+    if bias:
+        barr = _Graph_init(b, bias)
+        bn = b.init(f"{bias}_reshaped", barr.reshape(bshape)) if barr is not None else bias
+        out.append(h.make_node("Add", [y, bn], [n.output[0]], name=b.fresh(f"{n.name}_bias_Add")))
+
+
+def _Graph_init(b: _Builder, name: str) -> Optional[np.ndarray]:
+    for t in b.model.graph.initializer:
+        if t.name == name:
+            return b.nph.to_array(t)
+    return None
