@@ -386,3 +386,22 @@ def test_tiny_bert_static_and_dynamic():
             assert "DynamicQuantizeMatMul" in runs or "MatMulInteger" in runs
             gathers = [o for o in q.report["ops"] if o["type"] == "Gather" and o["dtype"] != "fp32"]
             assert gathers  # embedding tables stored int8
+
+
+def test_weight_bits_follow_config_else_cpu():
+    m = OPS["Conv"][0]()
+    calib = random_batches(m)
+    full = create_adaptor("onnxrt_qlinearops", m, {"quantization": {"model_wise": {"weight": {"bit": 8.0}}}},
+                          calib_dataloader=calib)
+    assert full.reduce_range is False
+    used = lpot.cpu_features()["used"]
+    auto = create_adaptor("onnxrt_qlinearops", m, None, calib_dataloader=calib)
+    assert auto.reduce_range is not bool(used.get("avx512_vnni") or used.get("avx_vnni"))
+
+    def wmax(a):
+        q = a.quantize(int8_cfg(a))
+        w = {t.name: onnx.numpy_helper.to_array(t) for t in q.model.graph.initializer}["w_quantized"]
+        return int(np.abs(w.astype(np.int32)).max(axis=(1, 2, 3)).max())
+
+    assert wmax(full) == 127
+    assert wmax(auto) == (64 if auto.reduce_range else 127)
