@@ -515,6 +515,8 @@ static lpot_status_t range_kl(const lpot_observer_t *obs, float *lo, float *hi)
             return lpot_set_error(LPOT_ERR_NOMEM, "compute: out of memory");
         for (int32_t j = 0; j < nb; j++)
             fold[j] = obs->hist[nb + j] + obs->hist[nb - 1 - j];
+        if (nb > 1 && fold[1] > 0)
+            fold[0] = fold[1]; /* the zero spike: see calib.h */
         st = kl_tab_init(&t, fold, (size_t)nb);
         if (st != LPOT_OK)
             goto cleanup;

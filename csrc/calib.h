@@ -23,6 +23,10 @@
  *                  uint8 asym); source bin j of a window of L bins maps to
  *                  quantized bin floor(j * nq / L) (pytorch-quantization's
  *                  mapping; ORT/MXNet use L // nq with a ragged last bin).
+ *                  The first |x| bin (the spike of exact zeros after a ReLU
+ *                  or padding) counts as its neighbour does, as
+ *                  pytorch-quantization does: otherwise the spike dominates
+ *                  the divergence and KL clips post-ReLU data at ~2 sigma.
  *                  Two-sided (asym scheme with negative data): symmetric
  *                  windows [-t, t] on the signed histogram, nq = qmax - qmin
  *                  (255) as in MXNet/ORT. The range is then clipped to the

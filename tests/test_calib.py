@@ -144,6 +144,8 @@ def np_kl_threshold(hist_signed, nb, w, nq, one_sided):
     h = hist_signed.astype(np.float64)
     if one_sided:
         src = h[nb:] + h[:nb][::-1]
+        if src[1] > 0:
+            src[0] = src[1]  # the zero spike counts as its neighbour
         last = np.nonzero(src)[0].max() + 1
         cands = [(0, i) for i in range(min(128, last), last + 1)]
         half = lambda a, b: b  # noqa: E731
@@ -446,3 +448,16 @@ def test_tiny_and_huge_ranges(algo):
     huge.update(np.array([3e38, -1e38], np.float32))
     s, z = huge.compute()
     assert np.all(np.isfinite(s)) and np.all(s > 0)
+
+
+@pytest.mark.parametrize("dtype,scheme", [("uint8", "asym"), ("int8", "sym"), ("uint8", "sym")])
+def test_kl_on_relu_data_is_not_dominated_by_the_zero_spike(dtype, scheme):
+    # half the values are exact zeros (ReLU): KL must still keep the bulk of
+    # the half-normal (it clipped at ~1.98 sigma before the zero-spike rule);
+    # its threshold lies between the 99th percentile and the max
+    x = np.maximum(np.random.default_rng(0).standard_normal(1_000_000), 0).astype(np.float32)
+    o = calib.Observer("kl", dtype=dtype, scheme=scheme)
+    o.update(x)
+    lo, hi = o.compute_range()
+    assert float(lo) == 0.0
+    assert np.quantile(x, 0.99) < float(hi) <= float(x.max())
