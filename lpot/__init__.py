@@ -20,7 +20,10 @@ from lpot._engine import (  # noqa: F401  (re-exported)
 
 __version__ = "0.1.0"
 
-_logging.getLogger("lpot").addHandler(_logging.NullHandler())
+# No NullHandler on purpose: when the application configures no logging,
+# Python's last-resort handler prints lpot's warnings (why tuning returned
+# None, an int8 model slower than fp32) to stderr instead of swallowing them.
+_logger = _logging.getLogger("lpot")
 
 
 

@@ -58,3 +58,14 @@ def test_importlib_reload_of_package_keeps_engine():
     mod = importlib.reload(lpot)
     assert mod.cpu_features()["isa"] in ("amx", "avx512_vnni", "avx512", "avx2", "scalar")
     assert sys.modules["lpot"] is mod
+
+
+def test_lpot_warnings_reach_stderr_without_logging_setup(py):
+    # an LPOT 1.x script configures no logging: lpot's warnings (why tuning
+    # returned None, int8 slower than fp32) must still be seen
+    r = py("import lpot, logging\n"
+           "logging.getLogger('lpot').info('quiet')\n"
+           "logging.getLogger('lpot').warning('tuning returned None: because')\n")
+    assert r.returncode == 0, r.stderr
+    assert "tuning returned None: because" in r.stderr
+    assert "quiet" not in r.stderr
