@@ -48,6 +48,7 @@ from lpot._engine import (  # noqa: F401  (re-exported)
 ALGORITHMS = ("minmax", "moving_average", "kl", "percentile", "mse")
 
 _POOL: Optional[ThreadPoolExecutor] = None
+_POOL_SIZE = 0
 _POOL_LOCK = threading.Lock()
 
 
@@ -59,12 +60,13 @@ def _cpu_count() -> int:
 
 
 def _pool(threads: int) -> ThreadPoolExecutor:
-    global _POOL
+    global _POOL, _POOL_SIZE
     with _POOL_LOCK:
-        if _POOL is None or _POOL._max_workers < threads:  # grow once, reuse after
+        if _POOL is None or _POOL_SIZE < threads:  # grow once, reuse after
             if _POOL is not None:
                 _POOL.shutdown(wait=True)
             _POOL = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="lpot-calib")
+            _POOL_SIZE = threads
         return _POOL
 
 

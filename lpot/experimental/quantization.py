@@ -231,7 +231,7 @@ def _speed_check(adaptor: Any, qm: Any) -> Dict[str, Any]:
     speedup = fp32 / int8
     out = {"latency_fp32": fp32, "latency_int8": int8, "speedup": speedup}
     if speedup < 1.0:
-        feats = lpot_cpu_used()
+        feats = _int8_units_in_use()
         logger.warning(
             "Quantization: the int8 model is %.2fx SLOWER than fp32 on this CPU (%.3f ms vs "
             "%.3f ms per call on the adaptor's fixed input; int8 units in use: %s). Small "
@@ -241,7 +241,8 @@ def _speed_check(adaptor: Any, qm: Any) -> Dict[str, Any]:
     return out
 
 
-def lpot_cpu_used() -> str:
+def _int8_units_in_use() -> str:
+    """The int8 dot-product units lpot dispatches to ('' when none)."""
     import lpot
 
     used = lpot.cpu_features()["used"]
