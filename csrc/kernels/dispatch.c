@@ -17,6 +17,7 @@ const lpot_kernels_t lpot_kernels_ref = {
     .quant_isa = "scalar",
     .qgemv_s8 = lpot_qgemv_s8_ref,
     .qgemv_s8_isa = "scalar",
+    .wlogsum_f64 = lpot_wlogsum_f64_ref,
 };
 
 #if defined(__x86_64__)
@@ -43,6 +44,7 @@ lpot_kernels_t lpot_kernels = {
     .quant_isa = "scalar",
     .qgemv_s8 = lpot_qgemv_s8_ref,
     .qgemv_s8_isa = "scalar",
+    .wlogsum_f64 = lpot_wlogsum_f64_ref,
 };
 
 void lpot_dispatch_init(const lpot_cpu_info_t *info)
@@ -68,6 +70,8 @@ void lpot_dispatch_init(const lpot_cpu_info_t *info)
         lpot_kernels.qgemv_s8 = lpot_qgemv_s8_avx2;
         lpot_kernels.qgemv_s8_isa = "avx2";
     }
+    if (info->used[LPOT_CPU_AVX2] && info->used[LPOT_CPU_FMA])
+        lpot_kernels.wlogsum_f64 = lpot_wlogsum_f64_avx2;
 #else
     (void)info;
 #endif

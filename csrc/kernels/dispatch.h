@@ -76,6 +76,12 @@ typedef void (*lpot_qgemv_s8_fn)(const int32_t *xpairs, int64_t m, int64_t kp,
                                  const int8_t *wpack, int64_t nblocks, int32_t *acc,
                                  int64_t ldacc);
 
+/* sum_j w[j] * log(x[j]) for finite x[j] >= DBL_MIN (KL's cross term). The
+ * log is lpot's own (argument reduction to [sqrt(1/2), sqrt(2)), atanh
+ * series to z^10: within 2 ulp of libm's log), the same formula in the
+ * scalar and the vector version; they differ only in summation order. */
+typedef double (*lpot_wlogsum_f64_fn)(const double *w, const double *x, size_t n);
+
 typedef struct {
     lpot_minmax_f32_fn minmax_f32;
     const char *minmax_f32_isa;
@@ -89,6 +95,7 @@ typedef struct {
     const char *quant_isa;
     lpot_qgemv_s8_fn qgemv_s8;
     const char *qgemv_s8_isa;
+    lpot_wlogsum_f64_fn wlogsum_f64;
 } lpot_kernels_t;
 
 extern lpot_kernels_t lpot_kernels;           /* what runs */
@@ -131,6 +138,8 @@ int8_t *lpot_qgemv_pack(const int8_t *w, int64_t n, int64_t k, int64_t *nblocks,
 void lpot_qgemv_xpairs(const void *x, int is_u8, int64_t k, int32_t *pairs);
 void lpot_qgemv_s8_ref(const int32_t *xpairs, int64_t m, int64_t kp, const int8_t *wpack,
                        int64_t nblocks, int32_t *acc, int64_t ldacc);
+double lpot_wlogsum_f64_ref(const double *w, const double *x, size_t n);
+double lpot_wlogsum_f64_avx2(const double *w, const double *x, size_t n);
 void lpot_qgemv_s8_avx2(const int32_t *xpairs, int64_t m, int64_t kp, const int8_t *wpack,
                         int64_t nblocks, int32_t *acc, int64_t ldacc);
 
