@@ -388,6 +388,87 @@ def test_tiny_bert_static_and_dynamic():
             assert gathers  # embedding tables stored int8
 
 
+@pytest.fixture(scope="module")
+def fused_bert():
+    pytest.importorskip("torch")
+    from fixtures.onnx_models import bert_fused, bert_inputs
+    m = onnx.load_from_string(bert_fused(layers=2, hidden=64, heads=4, inter=128, vocab=600, seq=16))
+    feeds = [bert_inputs(4, seq=16, vocab=600, seed=s) for s in range(2)]
+    return m, feeds
+
+
+def _ops_of(report, op_type):
+    return [o for o in report["ops"] if o["type"] == op_type]
+
+
+def test_contrib_attention_and_embed_layernorm_dynamic(fused_bert, tmp_path):
+    """integerops: Attention -> QAttention, EmbedLayerNormalization ->
+    QEmbedLayerNormalization in the graph ORT runs, as close to fp32 as ORT's
+    own quantize_dynamic gets (its model has the same int8 ops)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    m, feeds = fused_bert
+    assert {"Attention", "EmbedLayerNormalization"} <= {n.op_type for n in m.graph.node}
+    a = create_adaptor("onnxrt_integerops", m, None, calib_dataloader=feeds)
+    caps = {c["type"]: c for c in a.query_capability()}
+    assert caps["EmbedLayerNormalization"]["weight"]["dtype"] == ["uint8", "fp32"]
+    assert caps["Attention"]["weight"]["granularity"] == ["per_channel", "per_tensor"]
+    q = a.quantize(int8_cfg(a))
+    for t, runs in (("Attention", "QAttention"), ("EmbedLayerNormalization", "QEmbedLayerNormalization")):
+        ops = _ops_of(q.report, t)
+        assert ops and all(o["dtype"] == "uint8" and o["runs"] == runs for o in ops), ops
+    ref, got = a.predict(a.fp32_model, feeds[0])[0][0], a.predict(q, feeds[0])[0][0]
+    src, dst = str(tmp_path / "fp32.onnx"), str(tmp_path / "ort.onnx")
+    onnx.save(m, src)
+    quantize_dynamic(src, dst, weight_type=QuantType.QInt8, per_channel=True, reduce_range=True,
+                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    ort_model = onnx.load(dst)
+    assert {"QAttention", "QEmbedLayerNormalization"} <= {n.op_type for n in ort_model.graph.node}
+    theirs = a.predict(ort_model, feeds[0])[0][0]
+    assert sqnr(ref, got) > 25, sqnr(ref, got)
+    assert sqnr(ref, got) > sqnr(ref, theirs) - 3, (sqnr(ref, got), sqnr(ref, theirs))
+
+
+def test_contrib_attention_fp32_fallback_and_static_modes(fused_bert):
+    m, feeds = fused_bert
+    a = create_adaptor("onnxrt_integerops", m, None, calib_dataloader=feeds)
+    keep = _ops_of({"ops": [{"type": c["type"], "name": c["name"]} for c in a.query_capability()]},
+                   "Attention")[0]["name"]
+    q = a.quantize(int8_cfg(a, fp32=(keep,)))
+    kept = [o for o in q.report["ops"] if o["name"] == keep][0]
+    assert (kept["dtype"], kept["reason"], kept["runs"]) == ("fp32", "fp32 in tune_cfg", "Attention")
+    assert [o["runs"] for o in _ops_of(q.report, "Attention") if o["name"] != keep] == ["QAttention"]
+    # QOperator: the embedding tables int8, Attention fp32 with the reason ORT gives none
+    for fw, embed in (("onnxrt_qlinearops", "QEmbedLayerNormalization"),
+                      ("onnxrt_qdq", "EmbedLayerNormalization")):
+        s = create_adaptor(fw, m, None, calib_dataloader=feeds)
+        assert "Attention" not in {c["type"] for c in s.query_capability()}
+        q = s.quantize(int8_cfg(s))
+        att = _ops_of(q.report, "Attention")
+        assert att and all(o["dtype"] == "fp32" and "onnxrt_integerops" in o["reason"] for o in att)
+        (e,) = _ops_of(q.report, "EmbedLayerNormalization")
+        assert e["runs"] == embed, e
+        if fw == "onnxrt_qdq":
+            assert e["dtype"] == "fp32" and "no QDQ form" in e["reason"]
+        ref, got = s.predict(s.fp32_model, feeds[1])[0][0], s.predict(q, feeds[1])[0][0]
+        assert sqnr(ref, got) > 20, (fw, sqnr(ref, got))
+
+
+def test_embed_layernorm_tables_uint8_within_half_a_step(fused_bert):
+    m, feeds = fused_bert
+    a = create_adaptor("onnxrt_integerops", m, None, calib_dataloader=feeds)
+    q = a.quantize(int8_cfg(a))
+    (node,) = [n for n in q.model.graph.node if n.op_type == "QEmbedLayerNormalization"]
+    (src,) = [n for n in m.graph.node if n.op_type == "EmbedLayerNormalization"]
+    inits = {t.name: onnx.numpy_helper.to_array(t) for t in q.model.graph.initializer}
+    orig = {t.name: onnx.numpy_helper.to_array(t) for t in m.graph.initializer}
+    for k in range(5):  # word, position, segment, gamma, beta
+        wq, s, z = inits[node.input[2 + k]], inits[node.input[8 + k]], inits[node.input[13 + k]]
+        assert wq.dtype == np.uint8 and z.dtype == np.uint8
+        w = orig[src.input[2 + k]]
+        err = np.abs((wq.astype(np.float32) - np.float32(z)) * s - w).max()
+        assert err <= s / 2 * (1 + 1e-5), (k, err, s)
+
+
 def test_weight_bits_follow_config_else_cpu():
     m = OPS["Conv"][0]()
     calib = random_batches(m)

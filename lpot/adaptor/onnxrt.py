@@ -27,7 +27,8 @@ import numpy as np
 
 from lpot import ModelError
 from lpot.adaptor import onnxrt_quantize as oq
-from lpot.adaptor.onnxrt_capability import DYNAMIC_OPS, NOT_BUILT, STATIC_OPS, op_capability
+from lpot.adaptor.onnxrt_capability import (DYNAMIC_OPS, STATIC_OPS, op_capability,
+                                            unsupported_reason)
 from lpot.model.base import QuantizedModel
 
 logger = logging.getLogger("lpot")
@@ -227,8 +228,12 @@ class ONNXRTAdaptor:
             plan = oq.plan_static(self.graph, op_cfg)
             qp = self.calibrate(plan, sampling, dataloader)
             qdq = oq.build_qdq(self.fp32_model, plan, qp, op_cfg, self.reduce_range)
-            qm = oq.lower_qoperator(qdq) if self.mode == "qlinearops" else qdq
-            reasons = plan.reasons
+            reasons = dict(plan.reasons)
+            if self.mode == "qlinearops":
+                qm, more = oq.quantize_embed_layernorms(oq.lower_qoperator(qdq), op_cfg)
+                reasons.update(more)
+            else:
+                qm = qdq
         report = self.report(qm, op_cfg, reasons)
         report["quantize_seconds"] = time.perf_counter() - t0
         out = ONNXRTModel(qm, self.framework, report, tune_cfg, qdq=qdq)
@@ -509,7 +514,7 @@ def build_report(fp32: Any, qmodel: Any, op_cfg: Dict[str, Dict[str, Any]],
             dtype, runs = "uint8", f"{runs} (fused by ORT between int8 neighbours)"
         elif cfg is None:
             table = DYNAMIC_OPS if mode == "integerops" else STATIC_OPS
-            reason = NOT_BUILT.get(n.op_type) or (
+            reason = unsupported_reason(n.op_type, mode) or (
                 f"no {'dynamic ' if mode == 'integerops' else ''}int8 support for {n.op_type} "
                 "in this adaptor" if n.op_type not in table else
                 "not quantizable here (no constant float weight)")

@@ -15,6 +15,13 @@ kind:
               propagation: MaxPool, Reshape, Transpose, Squeeze, ...)
   concat      inputs and output quantized (QLinearConcat)
   gather      weight-only: the table is int8, the indices stay int64
+  attention   com.microsoft Attention -> QAttention (dynamic: the input is
+              quantized at run time, the QKV weight per column int8 offline)
+  embedln     com.microsoft EmbedLayerNormalization -> QEmbedLayerNormalization
+              (weight-only: the three embedding tables, gamma and beta uint8
+              asym per tensor; ids stay int32, the output float)
+ORT itself quantizes Attention only in its IntegerOps mode and has no QDQ form
+of either contrib op; lpot follows (see MODE_ONLY).
 """
 from __future__ import annotations
 
@@ -45,6 +52,7 @@ STATIC_OPS: Dict[str, tuple] = {
     "Split": ("passthrough", None, None),
     "Concat": ("concat", None, None),
     "Gather": ("gather", 0, None),
+    "EmbedLayerNormalization": ("embedln", 2, None),
 }
 
 DYNAMIC_OPS: Dict[str, tuple] = {
@@ -52,13 +60,26 @@ DYNAMIC_OPS: Dict[str, tuple] = {
     "MatMul": ("weighted", 1, 1),
     "Gemm": ("weighted", 1, None),
     "Gather": ("gather", 0, None),
+    "Attention": ("attention", 1, 1),
+    "EmbedLayerNormalization": ("embedln", 2, None),
 }
 
-# listed by the issue, not implemented by this build: reported as fp32 with this reason
-NOT_BUILT = {
-    "Attention": "com.microsoft Attention quantization is not implemented in this build",
-    "EmbedLayerNormalization": "EmbedLayerNormalization quantization is not implemented in this build",
+# op type -> (modes that quantize it, why the others do not): reported as the
+# reason an op stays fp32 in the other modes
+MODE_ONLY = {
+    "Attention": (("integerops",), "ORT has an int8 Attention (QAttention) only in dynamic "
+                  "mode: use framework onnxrt_integerops"),
+    "EmbedLayerNormalization": (("integerops", "qlinearops"), "ORT has no QDQ form of "
+                                "EmbedLayerNormalization: use onnxrt_integerops or "
+                                "onnxrt_qlinearops"),
 }
+
+
+def unsupported_reason(op_type: str, mode: str) -> Optional[str]:
+    """Why op_type is not quantized in mode, when this module knows a reason."""
+    row = MODE_ONLY.get(op_type)
+    return row[1] if row is not None and mode not in row[0] else None
+
 
 ACT_ALGOS = ["minmax", "kl", "percentile", "mse"]
 
@@ -72,9 +93,15 @@ def op_capability(op_type: str, has_weight: bool, mode: str) -> Optional[Dict[st
     """The capability entry (without the name) of one node, or None."""
     table = DYNAMIC_OPS if mode == "integerops" else STATIC_OPS
     row = table.get(op_type)
-    if row is None:
+    if row is None or unsupported_reason(op_type, mode):
         return None
     kind = row[0]
+    if kind == "embedln":
+        if not has_weight:
+            return None
+        w = {"dtype": ["uint8", "fp32"], "scheme": ["asym"], "granularity": ["per_tensor"],
+             "algorithm": ["minmax"]}
+        return {"type": op_type, "weight": w, "activation": _act(["uint8"], ["minmax"], ["asym"])}
     if kind in ("weighted", "gather") and not has_weight and (mode == "integerops" or kind == "gather"):
         return None
     if mode == "integerops":

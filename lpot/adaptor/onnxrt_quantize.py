@@ -207,7 +207,7 @@ def plan_static(g: Graph, op_cfg: Dict[str, Dict[str, Any]]) -> StaticPlan:
             continue
         c = q_nodes[n.name]
         kind = STATIC_OPS[n.op_type][0]
-        if kind == "gather":
+        if kind in ("gather", "embedln"):
             continue  # weight-only
         if kind == "passthrough":
             src = n.input[0]
@@ -395,7 +395,7 @@ def _quantize_weights(b: _Builder, g: Graph, node: Any, cfg: Dict[str, Any],
                       out_nodes: List[Any], reduce_range: bool) -> None:
     h = b.h
     row = STATIC_OPS.get(node.op_type)
-    if row is None or row[1] is None or not has_weight(g, node):
+    if row is None or row[1] is None or row[0] == "embedln" or not has_weight(g, node):
         return
     wcfg = cfg.get("weight") or {}
     if wcfg.get("dtype", "int8") not in ("int8",):
@@ -580,10 +580,24 @@ def build_dynamic(model: Any, op_cfg: Dict[str, Dict[str, Any]], reduce_range: b
         c = op_cfg.get(n.name)
         act = (c or {}).get("activation") or {}
         wc = (c or {}).get("weight") or {}
-        if not c or act.get("dtype") not in ("uint8", "int8") or wc.get("dtype", "int8") != "int8":
+        t = n.op_type
+        # EmbedLayerNormalization's tables are uint8 whatever 8-bit type is asked
+        wdts = ("uint8", "int8") if t == "EmbedLayerNormalization" else ("int8",)
+        if not c or act.get("dtype") not in ("uint8", "int8") or wc.get("dtype", wdts[0]) not in wdts:
             out.append(n)
             continue
-        t = n.op_type
+        if t == "EmbedLayerNormalization":
+            why = _embed_layernorm(b, g, n, out)
+            if why:
+                reasons[n.name] = why
+                out.append(n)
+            continue
+        if t == "Attention":
+            why = _attention(b, g, n, wc, dql, out, reduce_range)
+            if why:
+                reasons[n.name] = why
+                out.append(n)
+            continue
         if t == "Gather":
             w = g.init_array(n.input[0])
             wq, ws, wz = quantize_weight(w, None)
@@ -629,7 +643,7 @@ def build_dynamic(model: Any, op_cfg: Dict[str, Dict[str, Any]], reduce_range: b
         out.append(h.make_node("Mul", [accf, sc], [y], name=b.fresh(f"{n.name}_Mul")))
         if has_bias:
             out.append(h.make_node("Add", [y, n.input[2]], [n.output[0]], name=b.fresh(f"{n.name}_bias_Add")))
-    return b.finish(out), reasons
+    return b.finish(out, ms=any(n.domain == MS for n in out)), reasons
 
 
 def _dynamic_conv(b: _Builder, n: Any, w: np.ndarray, wc: Dict[str, Any],
@@ -665,6 +679,93 @@ def _dynamic_conv(b: _Builder, n: Any, w: np.ndarray, wc: Dict[str, Any],
         barr = _Graph_init(b, bias)
         bn = b.init(f"{bias}_reshaped", barr.reshape(bshape)) if barr is not None else bias
         out.append(h.make_node("Add", [y, bn], [n.output[0]], name=b.fresh(f"{n.name}_bias_Add")))
+
+
+def _dynamic_input(b: _Builder, x: str, dql: Dict[str, Tuple[str, str, str]],
+                   out: List[Any]) -> Tuple[str, str, str]:
+    """(quantized, scale, zero point) of x from one DynamicQuantizeLinear per tensor."""
+    if x not in dql:
+        dql[x] = (b.fresh(f"{x}_quantized"), b.fresh(f"{x}_scale"), b.fresh(f"{x}_zero_point"))
+        out.append(b.h.make_node("DynamicQuantizeLinear", [x], list(dql[x]),
+                                 name=b.fresh(f"{x}_DynamicQuantizeLinear")))
+    return dql[x]
+
+
+def _attention(b: _Builder, g: Graph, n: Any, wc: Dict[str, Any],
+               dql: Dict[str, Tuple[str, str, str]], out: List[Any], reduce_range: bool
+               ) -> Optional[str]:
+    """Attention -> DynamicQuantizeLinear(input) + QAttention (com.microsoft):
+    the QKV weight (hidden x 3 hidden) int8 symmetric per column (or per
+    tensor) offline, the bias stays float. Returns why not, or None."""
+    if any(a.name == "qkv_hidden_sizes" for a in n.attribute):
+        return "Attention with qkv_hidden_sizes: QAttention does not take it, kept fp32"
+    if len(n.input) > 5 and any(n.input[5:]):
+        return "Attention with past/extra inputs: kept fp32"
+    w = g.init_array(n.input[1])
+    if w is None or w.ndim != 2:
+        return "Attention weight is not a constant matrix: kept fp32"
+    axis = 1 if wc.get("granularity", "per_channel") == "per_channel" else None
+    wq, ws, wz = quantize_weight(w, axis, reduce_range=reduce_range)
+    qn = b.init(f"{n.input[1]}_quantized", wq)
+    sn = b.init(f"{n.input[1]}_scale", ws if axis is not None else ws.reshape(()))
+    zn = b.init(f"{n.input[1]}_zero_point",
+                np.zeros(w.shape[1], np.int8) if axis is not None else np.int8(0))
+    xq, xs, xz = _dynamic_input(b, n.input[0], dql, out)
+    mask = n.input[3] if len(n.input) > 3 else ""
+    attrs = {a.name: b.h.get_attribute_value(a) for a in n.attribute}
+    out.append(b.h.make_node("QAttention", [xq, qn, n.input[2], xs, sn, mask, xz, zn],
+                             list(n.output), name=n.name, domain=MS, **attrs))
+    return None
+
+
+def _embed_layernorm(b: _Builder, g: Graph, n: Any, out: List[Any]) -> Optional[str]:
+    """EmbedLayerNormalization -> QEmbedLayerNormalization (com.microsoft): the
+    word/position/segment tables, gamma and beta uint8 asymmetric per tensor
+    (ORT's kernel takes exactly that); ids and mask unchanged, output float."""
+    if len(n.output) > 2:
+        return "EmbedLayerNormalization with 3 outputs: QEmbedLayerNormalization has 2, kept fp32"
+    arrs = [g.init_array(n.input[i]) if len(n.input) > i and n.input[i] else None
+            for i in range(2, 7)]
+    if any(a is None or a.dtype != np.float32 for a in arrs):
+        return ("EmbedLayerNormalization without constant float embeddings/gamma/beta "
+                "(or without segment embeddings): kept fp32")
+    from lpot.calib import quantize
+    qs, ss, zs = [], [], []
+    for i, a in zip(range(2, 7), arrs):
+        sc, zp = _qparams_const(a, "uint8", "asym")
+        qs.append(b.init(f"{n.input[i]}_quantized", quantize(a, sc, zp)))
+        ss.append(b.init(f"{n.input[i]}_scale", np.asarray(sc, np.float32).reshape(())))
+        zs.append(b.init(f"{n.input[i]}_zero_point", np.asarray(zp, np.uint8).reshape(())))
+    mask = n.input[7] if len(n.input) > 7 else ""
+    attrs = {a.name: b.h.get_attribute_value(a) for a in n.attribute}
+    out.append(b.h.make_node("QEmbedLayerNormalization",
+                             [n.input[0], n.input[1]] + qs + [mask] + ss + zs,
+                             list(n.output), name=n.name, domain=MS, **attrs))
+    return None
+
+
+def quantize_embed_layernorms(model: Any, op_cfg: Dict[str, Dict[str, Any]]
+                              ) -> Tuple[Any, Dict[str, str]]:
+    """QOperator post-pass: the int8-configured EmbedLayerNormalization nodes of
+    a lowered model become QEmbedLayerNormalization (weight-only, so no
+    calibration was needed). Returns (model, reasons for nodes left fp32)."""
+    targets = {n.name for n in model.graph.node if n.op_type == "EmbedLayerNormalization"
+               and ((op_cfg.get(n.name) or {}).get("activation") or {}).get("dtype")
+               in ("uint8", "int8")}
+    if not targets:
+        return model, {}
+    g = Graph(model)
+    b = _Builder(model)
+    out: List[Any] = []
+    reasons: Dict[str, str] = {}
+    for n in b.model.graph.node:
+        if n.name in targets:
+            why = _embed_layernorm(b, g, n, out)
+            if why is None:
+                continue
+            reasons[n.name] = why
+        out.append(n)
+    return b.finish(out, ms=True), reasons
 
 
 def _Graph_init(b: _Builder, name: str) -> Optional[np.ndarray]:
