@@ -72,6 +72,19 @@ typedef struct lpot_config lpot_config_t;
  * accepts every pattern. */
 typedef int (*lpot_regex_check_fn)(void *ctx, const char *pattern, char *msg, size_t msgsz);
 
+/* Validation asks this whether a value outside an extensible enum's built-in
+ * choices (LPOT_F_EXTENSIBLE: tuning.strategy.name) names something
+ * registered outside the engine, such as a Python tuning strategy: return 0
+ * if it does, 1 if not, -1 on a fatal failure (LPOT_ERR_PYTHON). NULL: no
+ * value outside the built-in choices is accepted. */
+typedef int (*lpot_choice_check_fn)(void *ctx, const char *path, const char *value);
+
+typedef struct {
+    lpot_regex_check_fn regex;
+    lpot_choice_check_fn choice;
+    void *ctx; /* passed to both */
+} lpot_config_hooks_t;
+
 lpot_config_t *lpot_config_create(const lpot_config_limits_t *limits);
 void lpot_config_destroy(lpot_config_t *cfg);
 
@@ -86,6 +99,8 @@ lpot_status_t lpot_config_parse_file(lpot_config_t *cfg, const char *path);
 /* Check the input tree against the LPOT 1.x schema and build the output
  * tree. LPOT_ERR_CONFIG when any problem was found. */
 lpot_status_t lpot_config_validate(lpot_config_t *cfg, lpot_regex_check_fn check, void *ctx);
+/* The same with every hook (hooks may be NULL). */
+lpot_status_t lpot_config_validate_hooks(lpot_config_t *cfg, const lpot_config_hooks_t *hooks);
 
 const lpot_node_t *lpot_config_input(const lpot_config_t *cfg);
 const lpot_node_t *lpot_config_output(const lpot_config_t *cfg);
@@ -144,6 +159,7 @@ enum {
     LPOT_F_OPKEYS = 1 << 8,   /* DICT keys: op names, else regular expressions */
     LPOT_F_WORKSPACE = 1 << 9, /* default ./lpot_workspace/<YYYY-mm-dd_HH-MM-SS>/ */
     LPOT_F_ARGS_NULL_EMPTY = 1 << 10, /* NAMED: null arguments -> {} */
+    LPOT_F_EXTENSIBLE = 1 << 11, /* ENUM: other values asked of the choice hook */
 };
 
 typedef struct lpot_config_field lpot_config_field_t;

@@ -218,6 +218,25 @@ typedef struct {
     PyObject *compile, *error; /* re.compile, re.error */
 } regex_ctx;
 
+/* tuning.strategy.name outside the engine's strategies: accepted when a
+ * Python strategy of that name is registered (lpot.strategy.STRATEGIES). */
+static int choice_check(void *ctx, const char *path, const char *value)
+{
+    (void)ctx;
+    if (strcmp(path, "tuning.strategy.name") != 0)
+        return 1;
+    PyObject *mod = PyImport_ImportModule("lpot.strategy");
+    PyObject *reg = mod ? PyObject_GetAttrString(mod, "STRATEGIES") : NULL;
+    Py_XDECREF(mod);
+    if (reg == NULL)
+        return -1;
+    PyObject *key = PyUnicode_FromString(value);
+    int r = key ? PySequence_Contains(reg, key) : -1;
+    Py_XDECREF(key);
+    Py_DECREF(reg);
+    return r < 0 ? -1 : r ? 0 : 1;
+}
+
 static int regex_check(void *ctx, const char *pattern, char *msg, size_t msgsz)
 {
     regex_ctx *rc = ctx;
@@ -388,7 +407,8 @@ static PyObject *load_config(PyObject *module, PyObject *args, PyObject *kwargs)
         rc.error = rc.compile ? PyObject_GetAttrString(re, "error") : NULL;
         if (rc.error == NULL)
             goto cleanup;
-        lpot_status_t v = lpot_config_validate(cfg, regex_check, &rc);
+        lpot_config_hooks_t hooks = {.regex = regex_check, .choice = choice_check, .ctx = &rc};
+        lpot_status_t v = lpot_config_validate_hooks(cfg, &hooks);
         if (v != LPOT_OK)
             s = v;
     }
@@ -476,7 +496,7 @@ static PyObject *field_to_py(const lpot_config_field_t *f)
     /* Py_BuildValue's "O" took new references above: drop ours */
     for (Py_ssize_t i = 0; i < 4; i++)
         Py_DECREF(PyTuple_GET_ITEM(range, i));
-    d = Py_BuildValue("{s:s,s:s,s:z,s:O,s:O,s:O,s:z,s:O,s:O,s:O,s:O,s:O,s:O}", "name", f->name,
+    d = Py_BuildValue("{s:s,s:s,s:z,s:O,s:O,s:O,s:z,s:O,s:O,s:O,s:O,s:O,s:O,s:O}", "name", f->name,
                       "type", ftype_names[f->type], "default", f->def, "range", range,
                       "choices", choices, "children", children, "tag", f->tag, "required",
                       fl & LPOT_F_REQUIRED ? Py_True : Py_False, "section",
@@ -484,7 +504,8 @@ static PyObject *field_to_py(const lpot_config_field_t *f)
                       fl & LPOT_F_EMPTY ? Py_True : Py_False, "one",
                       fl & LPOT_F_ONE ? Py_True : Py_False, "op_keys",
                       fl & LPOT_F_OPKEYS ? Py_True : Py_False, "workspace",
-                      fl & LPOT_F_WORKSPACE ? Py_True : Py_False);
+                      fl & LPOT_F_WORKSPACE ? Py_True : Py_False, "extensible",
+                      fl & LPOT_F_EXTENSIBLE ? Py_True : Py_False);
 cleanup:
     Py_XDECREF(choices);
     Py_XDECREF(children);

@@ -40,6 +40,7 @@
 #define OPKEYS LPOT_F_OPKEYS
 #define WORKSPACE LPOT_F_WORKSPACE
 #define ARGS_NULL_EMPTY LPOT_F_ARGS_NULL_EMPTY
+#define EXTENSIBLE LPOT_F_EXTENSIBLE
 
 typedef struct lpot_vctx vctx;
 typedef lpot_config_field_t field_t;
@@ -70,7 +71,7 @@ static const char *const granularities[] = {"per_channel", "per_tensor", NULL};
 static const char *const schemes[] = {"sym", "asym", NULL};
 static const char *const dtypes[] = {"int8", "uint8", "fp32", "bf16", NULL};
 static const char *const w_algorithms[] = {"minmax", NULL};
-static const char *const a_algorithms[] = {"minmax", "kl", NULL};
+static const char *const a_algorithms[] = {"minmax", "kl", "percentile", "mse", NULL};
 static const char *const strategies[] = {"basic", "mse", "bayesian", "exhaustive", "random",
                                          "tpe", NULL};
 static const char *const objectives[] = {"performance", "modelsize", "footprint", NULL};
@@ -211,7 +212,7 @@ static const field_t quantization[] = {
 };
 
 static const field_t strategy[] = {
-    S_ENUM("name", "basic", 0, strategies),
+    S_ENUM("name", "basic", EXTENSIBLE, strategies), /* + registered Python strategies */
     END,
 };
 static const field_t accuracy_criterion[] = {
@@ -356,6 +357,7 @@ const lpot_config_field_t *lpot_config_schema(void) { return &root_field; }
 struct lpot_vctx {
     lpot_config_t *cfg;
     lpot_regex_check_fn rx;
+    lpot_choice_check_fn choice;
     void *rxctx;
     bool nomem, fatal;
     char path[PATH_CAP];
@@ -627,7 +629,7 @@ static void unknown_key(vctx *v, const lpot_node_t *key, const field_t *children
 
 /* "expected one of 'a', 'b', got X[; did you mean 'a'?]" for a value (any kind). */
 static void bad_choice(vctx *v, const lpot_node_t *at, const char *const *choices,
-                       const char *what)
+                       const char *what, const char *tail)
 {
     char list[400];
     size_t b = 0;
@@ -643,10 +645,11 @@ static void bad_choice(vctx *v, const lpot_node_t *at, const char *const *choice
     if (shown.kind == LPOT_NODE_PLAIN)
         shown.kind = LPOT_NODE_STR; /* a name is text: quote it */
     if (s2)
-        verr(v, at, "expected %sone of %s, got %s; did you mean '%s'?", what, list,
+        verr(v, at, "expected %sone of %s%s, got %s; did you mean '%s'?", what, list, tail,
              got(&shown, gbuf, sizeof gbuf), s2);
     else
-        verr(v, at, "expected %sone of %s, got %s", what, list, got(&shown, gbuf, sizeof gbuf));
+        verr(v, at, "expected %sone of %s%s, got %s", what, list, tail,
+             got(&shown, gbuf, sizeof gbuf));
 }
 
 /* ---- scalar coercions --------------------------------------------------------- */
@@ -761,7 +764,19 @@ static lpot_node_t *co_enum(vctx *v, const field_t *f, const lpot_node_t *in)
     for (const char *const *c = f->choices; is_text(in) && *c; c++)
         if (strlen(*c) == in->len && memcmp(*c, in->str, in->len) == 0)
             return ostr(v, *c, in->len);
-    bad_choice(v, in, f->choices, "");
+    if ((f->flags & EXTENSIBLE) && v->choice != NULL && is_text(in) &&
+        strlen(in->str) == in->len) {
+        int r = v->choice(v->rxctx, v->path, in->str);
+        if (r < 0) {
+            v->fatal = true;
+            return onode(v, LPOT_NODE_NULL);
+        }
+        if (r == 0)
+            return ostr(v, in->str, in->len);
+    }
+    bad_choice(v, in, f->choices, "",
+               (f->flags & EXTENSIBLE) ? " or a strategy registered with @strategy_registry"
+                                       : "");
     return onode(v, LPOT_NODE_NULL);
 }
 
@@ -1075,7 +1090,7 @@ static lpot_node_t *v_collection(vctx *v, const field_t *f, const lpot_node_t *i
                 if (strlen(c->name) == k->len && memcmp(c->name, k->str, k->len) == 0)
                     args = c;
             if (!known)
-                bad_choice(v, k, f->choices, "a name, ");
+                bad_choice(v, k, f->choices, "a name, ", "");
             if (args)
                 res = validate(v, args, is_null(val) ? NULL : val, in);
             else if ((f->flags & ARGS_NULL_EMPTY) && is_null(val))
@@ -1229,7 +1244,18 @@ static void check_epochs(vctx *v, const lpot_node_t *in, lpot_node_t *out)
 
 lpot_status_t lpot_config_validate(lpot_config_t *cfg, lpot_regex_check_fn check, void *ctx)
 {
-    vctx v = {.cfg = cfg, .rx = check, .rxctx = ctx};
+    lpot_config_hooks_t h = {.regex = check, .ctx = ctx};
+    return lpot_config_validate_hooks(cfg, &h);
+}
+
+lpot_status_t lpot_config_validate_hooks(lpot_config_t *cfg, const lpot_config_hooks_t *hooks)
+{
+    vctx v = {.cfg = cfg};
+    if (hooks != NULL) {
+        v.rx = hooks->regex;
+        v.choice = hooks->choice;
+        v.rxctx = hooks->ctx;
+    }
     v.path[0] = '\0';
     cfg->output = NULL;
     if (cfg->input == NULL || cfg->input->kind != LPOT_NODE_MAP) {

@@ -159,7 +159,8 @@ def _invalid(f):
         choices = ", ".join(f"'{c}'" for c in f["choices"])
         bad = f["choices"][0] + "x"
         path_suffix = ""  # a single value where a list is wanted: no [0] in the path
-        out.append((bad, bad, f"expected one of {choices}, got '{bad}'; did you mean "
+        tail = " or a strategy registered with @strategy_registry" if f["extensible"] else ""
+        out.append((bad, bad, f"expected one of {choices}{tail}, got '{bad}'; did you mean "
                               f"'{f['choices'][0]}'?", path_suffix))
     elif t == "str":
         out.append(([1], "[1]", "expected a string, got a list"))

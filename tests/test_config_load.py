@@ -272,7 +272,8 @@ def test_all_problems_reported_in_file_order():
         (5, 29, "tuning.exit_policy.max_trials", "expected an integer >= 1, got 0"),
         (5, 41, "tuning.exit_policy.timeout", "expected an integer >= 0, got -1"),
         (6, 20, "tuning.strategy.name", "expected one of 'basic', 'mse', 'bayesian', "
-         "'exhaustive', 'random', 'tpe', got 'basik'; did you mean 'basic'?"),
+         "'exhaustive', 'random', 'tpe' or a strategy registered with @strategy_registry, "
+         "got 'basik'; did you mean 'basic'?"),
     ]
 
 

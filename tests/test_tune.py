@@ -238,6 +238,30 @@ def test_python_strategy(tmp_path):
         strategy_registry(type("Basic", (Strategy,), {"name": "basic"}))
 
 
+def test_python_strategy_named_in_yaml(tmp_path):
+    """A YAML config may name a registered Python strategy; before it is
+    registered the name is a ConfigError that says how to register it."""
+    from lpot.conf.config import load
+    y = "model: {name: m, framework: pytorch}\ntuning: {strategy: {name: yamlnamed}}\n"
+    with pytest.raises(lpot.ConfigError, match="'tpe' or a strategy registered with "
+                                               "@strategy_registry, got 'yamlnamed'"):
+        load(y)
+    calls = []
+
+    @strategy_registry
+    class YamlNamedTuneStrategy(Strategy):
+        def next_tune_cfg(self):
+            calls.append(len(calls))
+            return self.space.modelwise_cfg(0) if len(calls) == 1 else None
+
+    cfg = load(y)
+    assert cfg["tuning"]["strategy"] == {"name": "yamlnamed"}
+    t = tuning_options(timeout=1000)
+    t["strategy"] = cfg["tuning"]["strategy"]
+    r = tune(SyntheticAdaptor(5, "graded", seed=0), t, workspace=str(tmp_path), progress=False)
+    assert calls == [0, 1] and r.trials == 1
+
+
 # ---- criterion and objectives -------------------------------------------------
 
 def test_absolute_and_lower_is_better(tmp_path):

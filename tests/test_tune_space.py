@@ -147,3 +147,18 @@ def test_bad_inputs():
         _engine.TuningSpace([cap("a")]).options("q")
     with pytest.raises(IndexError):
         _engine.TuningSpace([cap("a")]).options(3)
+
+
+@pytest.mark.parametrize("algo", ["percentile", "mse"])
+def test_yaml_percentile_and_mse_reach_the_space(algo):
+    """`algorithm: percentile|mse` (lpot's additions to LPOT's minmax|kl) pass
+    the config schema and select those observers for every op."""
+    from lpot.conf.config import load
+    cfg = load("model: {name: m, framework: onnxrt_qlinearops}\n"
+               f"quantization: {{model_wise: {{activation: {{algorithm: {algo}}}}}}}\n")
+    assert cfg["quantization"]["model_wise"]["activation"]["algorithm"] == [algo]
+    algos = ("minmax", "kl", "percentile", "mse")
+    s = build_space([cap("a", algos=algos), cap("b", algos=algos)], cfg["quantization"])
+    for op in ("a", "b"):
+        got = {o["activation"]["algorithm"] for o in s.options(op) if o["precision"] == "int8"}
+        assert got == {algo}
