@@ -85,7 +85,8 @@ def _norm_filter(d: Optional[Mapping[str, Any]]) -> Optional[Dict[str, Any]]:
         sub = d.get(part)
         if sub is not None:
             out[part] = {k: _as_list(v) for k, v in sub.items()
-                         if k in ("dtype", "scheme", "granularity", "algorithm")}
+                         if k in ("dtype", "scheme", "granularity", "algorithm")
+                         and v is not None}  # a loaded config's unset fields are null
     return out
 
 
