@@ -189,17 +189,19 @@ class ONNXRTAdaptor:
         self.postprocess = postprocess
         # ModelError with ORT's message if it cannot load; not kept (a BERT-base
         # session is ~0.5 GB): the fp32 session is made again when evaluated
-        probe = _session(m)
+        data = m.SerializeToString()  # once: ~1.5 s for a BERT-base (400 MB)
+        probe = _session(data)
         self.input_names = [i.name for i in probe.get_inputs()]
         self._in_types = {i.name: _NP_OF.get(_elem_type(m, i.name), None)
                           for i in probe.get_inputs()}
         del probe
+        self._fingerprint = hashlib.sha256(data).hexdigest()[:32]
+        del data
         self.graph = oq.Graph(m)
         self._qp_cache: Dict[Tuple[Any, ...], Tuple[np.ndarray, np.ndarray]] = {}
         self._sess_cache: Dict[int, Tuple[Any, Any]] = {}
         self.calib_runs = 0
         self.reduce_range = weight_reduce_range(config)
-        self._fingerprint = hashlib.sha256(m.SerializeToString()).hexdigest()[:32]
 
     # ------------------------------------------------------------ protocol
     def query_capability(self) -> List[Dict[str, Any]]:
