@@ -598,9 +598,12 @@ class PyTorchAdaptor:
             for name, algo in need.items():
                 mod = self.fused.get_submodule(name)
                 obs = []
-                # a Matmul's second operand is an activation too: "<name>#b"
+                # a Matmul's second operand is an activation too: "<name>#b", s8
+                # symmetric (7-bit without VNNI, as the weights)
                 for i, key in enumerate([name] + ([name + "#b"] if isinstance(mod, lnn.Matmul) else [])):
-                    ob = calib.Observer(algo, "uint8", "asym", convention="onnx")
+                    ob = (calib.Observer(algo, "uint8", "asym", convention="onnx") if i == 0 else
+                          calib.Observer(algo, "int8", "sym", reduce_range=self.bits == 7,
+                                         convention="onnx"))
                     observers[(key, algo)] = ob
                     obs.append((i, ob))
 
@@ -739,8 +742,8 @@ class PyTorchAdaptor:
                 if info["type"] in ("Embedding", "EmbeddingBag"):
                     runs = "lpot int8 weight-only (8-bit per-row scales; gather + dequantize, float32 out)"
                 elif info["type"] == "Matmul":
-                    runs = (f"lpot int8 qmatmul ({impl_isa or 'onednn'}; u8 x u8 activations, "
-                            "calibrated, float32 out)")
+                    runs = (f"lpot int8 qmatmul ({impl_isa or 'onednn'}; u8 asym x s8 sym "
+                            f"{self.bits}-bit activations, calibrated, float32 out)")
                 if extra:
                     runs += "; " + ", ".join(extra)
                 ops.append({"name": name, "type": info["type"], "dtype": "int8", "reason": "",

@@ -617,8 +617,10 @@ class Matmul(nn.Module):
 
 
 class QuantMatmul(nn.Module):
-    """a @ b on lpot.kernels.qmatmul: both float operands quantized to u8
-    (asym, calibrated scale/zero point each), int32 products, float32 out.
+    """a @ b on lpot.kernels.qmatmul: a quantized to u8 (asym), b to s8
+    (symmetric, zero point 0; 7-bit like the weights on CPUs without VNNI, so
+    oneDNN's int8 path stays exact without the activation split), each with
+    a calibrated scale; int32 products, float32 out.
     A b whose last two dims are transposed in memory (K^T of attention) is
     handed to the kernel as (..., N, K) with transpose_b, without a copy of
     the transposed layout. Operands with fewer than 2 dims run in float."""
@@ -645,14 +647,14 @@ class QuantMatmul(nn.Module):
         trans = b.stride(-1) != 1 and b.stride(-2) == 1   # b = x.transpose(-1, -2)
         bn = _np(b.transpose(-1, -2) if trans else b)
         aq = calib.quantize(_np(a), float(self.a_scale), int(self.a_zp), dtype="uint8")
-        bq = calib.quantize(bn, float(self.b_scale), int(self.b_zp), dtype="uint8")
+        bq = calib.quantize(bn, float(self.b_scale), int(self.b_zp), dtype="int8")
         y = kernels.qmatmul(aq, bq, float(self.a_scale), int(self.a_zp), float(self.b_scale),
                             int(self.b_zp), transpose_b=trans)
         return torch.from_numpy(y)
 
     def extra_repr(self) -> str:
         return (f"{self.kind}, a=({float(self.a_scale):.4g}, {int(self.a_zp)}), "
-                f"b=({float(self.b_scale):.4g}, {int(self.b_zp)}), u8 x u8 -> f32")
+                f"b=({float(self.b_scale):.4g}, {int(self.b_zp)}), u8 x s8 -> f32")
 
 
 # ---- weight-only embeddings ---------------------------------------------------------
@@ -762,7 +764,7 @@ class QuantEmbeddingBag(_QuantTable):
         out = torch.zeros(nbags, dim)
         if self.mode == "max":
             out.fill_(float("-inf"))
-            out.index_reduce_(0, bag, rows, "amax")
+            out.scatter_reduce_(0, bag.unsqueeze(1).expand_as(rows), rows, "amax")
             out[torch.isinf(out).all(1)] = 0.0   # empty bags are zeros, as in torch
             return out
         out.index_add_(0, bag, rows)
