@@ -257,6 +257,11 @@ def bench_bert():
     a = PyTorchAdaptor("pytorch", m, None, calib_dataloader=calib)
     q = a.quantize(a.default_tune_cfg(sampling_size=8))
     t_static = time.perf_counter() - t0
+    cfg = a.default_tune_cfg(sampling_size=8)
+    for (name, typ), c in cfg["op"].items():
+        if typ == "Matmul":
+            c["activation"]["dtype"] = "fp32"
+    q_mm32 = a.quantize(cfg)   # the attention matmuls kept fp32 (tune_cfg fallback)
     t0 = time.perf_counter()
     ad = PyTorchAdaptor("pytorch", m, {"quantization": {"approach": "post_training_dynamic_quant"}},
                         calib_dataloader=calib)
@@ -290,7 +295,8 @@ def bench_bert():
             ao_fx = convert_fx(p)
     except Exception as e:
         ao_fx_why = str(e)
-    engines = [("fp32 eager", m), ("lpot static int8", q.model), ("lpot dynamic int8", qd.model),
+    engines = [("fp32 eager", m), ("lpot static int8", q.model),
+               ("lpot static int8, attention matmuls fp32", q_mm32.model), ("lpot dynamic int8", qd.model),
                ("torch.ao dynamic int8 (quantize_dynamic Linear)", ao_dyn)]
     if ao_fx is not None:
         engines.append(("torch.ao FX static int8 (x86)", ao_fx))
@@ -321,7 +327,9 @@ def bench_bert():
     for bs in BERT_BATCHES:
         ls, ld, ao = (lat[("lpot static int8", bs)], lat[("lpot dynamic int8", bs)],
                       lat[("torch.ao dynamic int8 (quantize_dynamic Linear)", bs)])
-        lines.append(f"- batch {bs}: torch.ao dynamic / lpot static = {ao / ls:.2f}x, "
+        lm = lat[("lpot static int8, attention matmuls fp32", bs)]
+        lines.append(f"- batch {bs}: torch.ao dynamic / lpot static = {ao / ls:.2f}x "
+                     f"(matmuls fp32: {ao / lm:.2f}x), "
                      f"torch.ao dynamic / lpot dynamic = {ao / ld:.2f}x (> 1: lpot faster)")
     if ao_fx is None:
         lines.append(f"- torch.ao FX static (x86): not measured: {ao_fx_why}")

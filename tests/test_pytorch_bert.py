@@ -127,6 +127,22 @@ def test_quant_matmul_is_the_integer_product(transposed):
     assert float((y - fp).abs().max()) < 0.05 * float(fp.abs().max())
 
 
+def test_quant_matmul_7bit_b_saturates_outside_the_calibrated_range():
+    torch.manual_seed(10)
+    a, b = torch.rand(2, 4, 8), torch.randn(2, 8, 5) * 10   # b far beyond its scale's range
+    q = lnn.QuantMatmul(1 / 255, 0, 0.03, 0, b_bits=7)
+    y = q(a, b)
+    assert "split" not in kernels.last_impl()["matmul"]
+    bq = np.clip(np.rint(b.numpy() / 0.03), -64, 64)
+    aq = np.clip(np.rint(a.numpy() * 255), 0, 255)
+    ref = torch.from_numpy((aq / 255) @ (bq * 0.03)).float()
+    assert torch.allclose(y, ref, atol=1e-4, rtol=1e-5)
+    q8 = lnn.QuantMatmul(1 / 255, 0, 0.03, 0, b_bits=8)   # VNNI CPUs: full int8 range
+    bq8 = np.clip(np.rint(b.numpy() / 0.03), -128, 127)
+    assert torch.allclose(q8(a, b), torch.from_numpy((aq / 255) @ (bq8 * 0.03)).float(),
+                          atol=1e-4, rtol=1e-5)
+
+
 def test_quant_matmul_shared_b_bmm_and_1d_fallback():
     torch.manual_seed(5)
     a, b = torch.randn(4, 5, 6), torch.randn(6, 7)

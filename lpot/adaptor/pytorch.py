@@ -442,7 +442,7 @@ def build_quantized(fused: nn.Module, traced: bool, meta_ops: Dict[str, Dict[str
             continue
         if info["type"] == "Matmul":
             _set_submodule(m, name, lnn.QuantMatmul.from_float(
-                mod, act_qparams.get(name, (1.0, 0)), act_qparams.get(name + "#b", (1.0, 0))))
+                mod, act_qparams.get(name, (1.0, 0)), act_qparams.get(name + "#b", (1.0, 0)), bits))
             continue
         if approach == "dynamic" and info["type"] in ("LSTM", "GRU"):
             _set_submodule(m, name, lnn.DynamicQuantRNN.from_float(mod, pc, bits))

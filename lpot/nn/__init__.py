@@ -626,9 +626,12 @@ class QuantMatmul(nn.Module):
     the transposed layout. Operands with fewer than 2 dims run in float."""
 
     def __init__(self, a_scale: float, a_zp: int, b_scale: float, b_zp: int,
-                 kind: str = "matmul") -> None:
+                 kind: str = "matmul", b_bits: Optional[int] = None) -> None:
         super().__init__()
         self.kind = kind
+        # 7: b saturates at +-64 (values beyond the calibrated range would
+        # otherwise push the kernel onto its 4x slower activation split)
+        self.b_bits = int(b_bits or weight_bits())
         self.register_buffer("a_scale", torch.tensor(float(a_scale), dtype=torch.float32))
         self.register_buffer("a_zp", torch.tensor(int(a_zp), dtype=torch.int32))
         self.register_buffer("b_scale", torch.tensor(float(b_scale), dtype=torch.float32))
@@ -636,9 +639,9 @@ class QuantMatmul(nn.Module):
 
     @classmethod
     def from_float(cls, mod: Matmul, a_qparams: Tuple[float, int],
-                   b_qparams: Tuple[float, int]) -> "QuantMatmul":
+                   b_qparams: Tuple[float, int], bits: Optional[int] = None) -> "QuantMatmul":
         return cls(a_qparams[0], a_qparams[1], b_qparams[0], b_qparams[1],
-                   getattr(mod, "kind", "matmul"))
+                   getattr(mod, "kind", "matmul"), bits)
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         if a.dim() < 2 or b.dim() < 2:
@@ -648,13 +651,15 @@ class QuantMatmul(nn.Module):
         bn = _np(b.transpose(-1, -2) if trans else b)
         aq = calib.quantize(_np(a), float(self.a_scale), int(self.a_zp), dtype="uint8")
         bq = calib.quantize(bn, float(self.b_scale), int(self.b_zp), dtype="int8")
+        if self.b_bits == 7:
+            np.clip(bq, -64, 64, out=bq)
         y = kernels.qmatmul(aq, bq, float(self.a_scale), int(self.a_zp), float(self.b_scale),
                             int(self.b_zp), transpose_b=trans)
         return torch.from_numpy(y)
 
     def extra_repr(self) -> str:
         return (f"{self.kind}, a=({float(self.a_scale):.4g}, {int(self.a_zp)}), "
-                f"b=({float(self.b_scale):.4g}, {int(self.b_zp)}), u8 x s8 -> f32")
+                f"b=({float(self.b_scale):.4g}, {int(self.b_zp)}, {self.b_bits}-bit), u8 x s8 -> f32")
 
 
 # ---- weight-only embeddings ---------------------------------------------------------
