@@ -19,16 +19,9 @@ from lpot import nn as lnn  # noqa: E402
 from lpot.adaptor.pytorch import PyTorchAdaptor, prepare  # noqa: E402
 from lpot.utils.pytorch import load  # noqa: E402
 from tests.fixtures import torch_models as tm  # noqa: E402
+from tests.test_pytorch import one_thread  # noqa: E402,F401  (autouse: one torch thread)
 
 DYNAMIC = {"quantization": {"approach": "post_training_dynamic_quant"}}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _rel(y: torch.Tensor, ref: torch.Tensor) -> float:
@@ -201,6 +194,9 @@ def test_quant_embedding_exact_dequantized_rows():
     with pytest.raises(IndexError, match="out of range"):
         q(torch.tensor([50]))
     assert not lnn.QuantEmbedding.supported(nn.Embedding(5, 2, max_norm=1.0))
+    with pytest.raises(ValueError, match="unsupported Embedding .*max_norm"):
+        lnn.QuantEmbedding.from_float(nn.Embedding(5, 2, max_norm=1.0))
+    assert not lnn.QuantEmbedding.supported(nn.EmbeddingBag(5, 2))
 
 
 @pytest.mark.parametrize("mode", ["sum", "mean", "max"])
@@ -385,3 +381,31 @@ def test_bert_falls_back_to_eager_swapping_when_no_tracer_works(tiny_bert, monke
     with torch.no_grad():
         y = q.model(**x).last_hidden_state   # the model's own output class
         assert _rel(y, m(**x).last_hidden_state) < 0.05
+
+
+def test_tiny_bert_tuning_with_op_wise_matmul_fallback(tiny_bert, tmp_path):
+    """The tuner's space takes the weight-less Matmul and the weight-only
+    Embedding entries; op_wise pins every attention matmul to fp32."""
+    from lpot.tuning import tune
+
+    m, calib_batches, x = tiny_bert
+    with torch.no_grad():
+        ref = m(**x).last_hidden_state
+
+    def fidelity(model):
+        with torch.no_grad():
+            y = model(**x)
+        y = y["last_hidden_state"]
+        return float(F.cosine_similarity(y.reshape(-1), ref.reshape(-1), dim=0))
+
+    a = PyTorchAdaptor("pytorch", m, None, calib_dataloader=calib_batches, eval_func=fidelity)
+    res = tune(a, {"strategy": {"name": "basic"}, "accuracy_criterion": {"relative": 0.01},
+                   "exit_policy": {"max_trials": 3}}, workspace=str(tmp_path), progress=False,
+               quantization={"calibration": {"sampling_size": [8]},
+                             "op_wise": {r".*\.matmul_\d": {"activation": {"dtype": "fp32"}}}})
+    assert res.found and res.best_accuracy >= 0.99
+    ops = _by_name(res.model.report)
+    mm = [o for o in ops.values() if o["type"] == "Matmul"]
+    assert len(mm) == 4 and all(o["dtype"] == "fp32" for o in mm)
+    assert ops["embeddings.word_embeddings"]["dtype"] == "int8"
+    assert ops["encoder.layer.1.output.dense"]["dtype"] == "int8"

@@ -673,6 +673,19 @@ def _quant_rows(w: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
 
 
 class _QuantTable(nn.Module):
+    _float_cls: type = nn.Embedding
+
+    @classmethod
+    def supported(cls, emb: nn.Module) -> bool:
+        return isinstance(emb, cls._float_cls) and emb.max_norm is None
+
+    @classmethod
+    def _table_of(cls, emb: nn.Module) -> Tuple[torch.Tensor, torch.Tensor]:
+        if not cls.supported(emb):
+            raise ValueError(f"unsupported {type(emb).__name__} for lpot (max_norm renormalizes "
+                             f"rows at lookup): {emb}")
+        return _quant_rows(emb.weight)
+
     def __init__(self, weight_q: torch.Tensor, w_scales: torch.Tensor,
                  padding_idx: Optional[int]) -> None:
         super().__init__()
@@ -702,15 +715,11 @@ class _QuantTable(nn.Module):
 class QuantEmbedding(_QuantTable):
     """nn.Embedding with an int8 table; output float32."""
 
-    @staticmethod
-    def supported(emb: nn.Module) -> bool:
-        return isinstance(emb, nn.Embedding) and emb.max_norm is None
+    _float_cls = nn.Embedding
 
     @classmethod
     def from_float(cls, emb: nn.Embedding) -> "QuantEmbedding":
-        if not cls.supported(emb):
-            raise ValueError(f"unsupported embedding for lpot (max_norm renormalizes rows): {emb}")
-        q, s = _quant_rows(emb.weight)
+        q, s = cls._table_of(emb)
         return cls(q, s, emb.padding_idx)
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
@@ -727,15 +736,11 @@ class QuantEmbeddingBag(_QuantTable):
         self.mode = mode
         self.include_last_offset = bool(include_last_offset)
 
-    @staticmethod
-    def supported(emb: nn.Module) -> bool:
-        return isinstance(emb, nn.EmbeddingBag) and emb.max_norm is None
+    _float_cls = nn.EmbeddingBag
 
     @classmethod
     def from_float(cls, emb: nn.EmbeddingBag) -> "QuantEmbeddingBag":
-        if not cls.supported(emb):
-            raise ValueError(f"unsupported embedding bag for lpot (max_norm renormalizes rows): {emb}")
-        q, s = _quant_rows(emb.weight)
+        q, s = cls._table_of(emb)
         return cls(q, s, emb.padding_idx, emb.mode, emb.include_last_offset)
 
     def forward(self, idx: torch.Tensor, offsets: Optional[torch.Tensor] = None,
