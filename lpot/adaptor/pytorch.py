@@ -521,8 +521,9 @@ def _fuse_residual_add(m: Any) -> List[str]:
 
 def _input_names(loader: Any) -> Optional[List[str]]:
     """The keyword names of a dict batch (what a transformers model is traced
-    with), from the loader's first batch; None otherwise."""
-    if loader is None:
+    with), from the loader's first batch; None otherwise (or when the loader
+    is a one-shot iterator that peeking would consume)."""
+    if loader is None or iter(loader) is loader:
         return None
     try:
         first = next(iter(loader))
@@ -559,7 +560,7 @@ class PyTorchAdaptor:
         self.q_func = q_func
         self.bits = lnn.weight_bits()
         self.input_names = _input_names(calib_dataloader if calib_dataloader is not None
-                                        else eval_dataloader)
+                                        else eval_dataloader) if _is_transformers(model) else None
         self.fused, self.traced, self.trace_error, self.fusion_notes = prepare(model, self.input_names)
         self.ops = quantizable_ops(self.fused, QUANTIZABLE[self.approach])
         self._calib_cache: Dict[Tuple[int, str], Dict[str, Tuple[float, int]]] = {}
