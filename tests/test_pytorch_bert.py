@@ -14,7 +14,7 @@ torch = pytest.importorskip("torch")
 nn = torch.nn
 F = nn.functional
 
-from lpot import calib, kernels  # noqa: E402
+from lpot import KernelError, calib, kernels  # noqa: E402
 from lpot import nn as lnn  # noqa: E402
 from lpot.adaptor.pytorch import PyTorchAdaptor, prepare  # noqa: E402
 from lpot.utils.pytorch import load  # noqa: E402
@@ -191,8 +191,8 @@ def test_quant_embedding_exact_dequantized_rows():
     # per-row symmetric int8: error at most half a step of that row
     err = (y - emb(idx)).abs().detach()
     assert bool((err <= q.w_scales[idx].unsqueeze(-1) / 2 + 1e-7).all())
-    with pytest.raises(IndexError, match="out of range"):
-        q(torch.tensor([50]))
+    with pytest.raises(KernelError, match=r"idx\[1\] = 50 is out of range for a table of 50 rows"):
+        q(torch.tensor([4, 50]))
     assert not lnn.QuantEmbedding.supported(nn.Embedding(5, 2, max_norm=1.0))
     with pytest.raises(ValueError, match="unsupported Embedding .*max_norm"):
         lnn.QuantEmbedding.from_float(nn.Embedding(5, 2, max_norm=1.0))

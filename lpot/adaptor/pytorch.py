@@ -741,7 +741,7 @@ class PyTorchAdaptor:
                     extra.append(f"fused {info['gelu']} (kernel post-op)")
                 runs = f"lpot int8 {kind} ({impl_isa or 'onednn'}, {self.bits}-bit weights)"
                 if info["type"] in ("Embedding", "EmbeddingBag"):
-                    runs = "lpot int8 weight-only (8-bit per-row scales; gather + dequantize, float32 out)"
+                    runs = "lpot int8 weight-only (8-bit per-row scales; lpot qembedding kernel, float32 out)"
                 elif info["type"] == "Matmul":
                     runs = (f"lpot int8 qmatmul ({impl_isa or 'onednn'}; u8 asym x s8 sym "
                             f"{self.bits}-bit activations, calibrated, float32 out)")

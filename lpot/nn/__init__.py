@@ -21,7 +21,8 @@
   Q.K^T and P.V): the float op as a module, and its int8 twin on
   ``lpot.kernels.qmatmul`` (both operands u8 asym, calibrated).
 - :class:`QuantEmbedding`, :class:`QuantEmbeddingBag`: weight-only int8
-  tables (symmetric, one scale per row); indices in, float32 out.
+  tables (symmetric, one scale per row) on ``lpot.kernels.qembedding`` /
+  ``qembedding_bag``; indices in, float32 out.
 
 Weights live in buffers (int8 weights, float scales, bias, activation
 parameters) so ``state_dict``/``torch.save``/``torch.load``/``copy.deepcopy``
@@ -700,12 +701,8 @@ class _QuantTable(nn.Module):
                 setattr(self, name, torch.empty_like(state_dict[k]))
         nn.Module._load_from_state_dict(self, state_dict, prefix, *args, **kwargs)
 
-    def _rows(self, idx: torch.Tensor) -> torch.Tensor:
-        """Dequantized rows of idx (any shape) -> idx.shape + (dim,)."""
-        n = int(self.weight_q.shape[0])
-        if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= n):
-            raise IndexError(f"index out of range for an embedding of {n} rows")
-        return nn.functional.embedding(idx, self.weight_q).float() * self.w_scales[idx].unsqueeze(-1)
+    def _idx(self, idx: torch.Tensor) -> np.ndarray:
+        return idx.detach().to(torch.int64).contiguous().numpy()
 
     def extra_repr(self) -> str:
         return (f"{tuple(self.weight_q.shape)}, int8 weight-only (per-row scales)"
@@ -723,7 +720,8 @@ class QuantEmbedding(_QuantTable):
         return cls(q, s, emb.padding_idx)
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
-        return self._rows(idx)
+        return torch.from_numpy(kernels.qembedding(self.weight_q.numpy(), self.w_scales.numpy(),
+                                                   self._idx(idx)))
 
 
 class QuantEmbeddingBag(_QuantTable):
@@ -745,43 +743,23 @@ class QuantEmbeddingBag(_QuantTable):
 
     def forward(self, idx: torch.Tensor, offsets: Optional[torch.Tensor] = None,
                 per_sample_weights: Optional[torch.Tensor] = None) -> torch.Tensor:
-        if per_sample_weights is not None and self.mode != "sum":
-            raise ValueError("per_sample_weights is only supported with mode='sum'")
-        dim = int(self.weight_q.shape[1])
         if idx.dim() == 2:
             if offsets is not None:
                 raise ValueError("offsets must be None for a 2-D input")
-            nbags, length = int(idx.shape[0]), int(idx.shape[1])
-            bag = torch.arange(nbags).repeat_interleave(length)
-            idx = idx.reshape(-1)
-            if per_sample_weights is not None:
-                per_sample_weights = per_sample_weights.reshape(-1)
+            offs = torch.arange(0, idx.numel() + 1, max(int(idx.shape[1]), 1))
+            if int(idx.shape[1]) == 0:
+                offs = torch.zeros(int(idx.shape[0]) + 1, dtype=torch.int64)
         else:
             if offsets is None:
                 raise ValueError("offsets is required for a 1-D input")
             offs = offsets.to(torch.int64)
-            ends = torch.cat([offs[1:], torch.tensor([idx.numel()])])
-            if self.include_last_offset:
-                offs, ends = offs[:-1], offs[1:]
-            nbags = int(offs.numel())
-            bag = torch.repeat_interleave(torch.arange(nbags), ends - offs)
-        rows = self._rows(idx)
-        keep = torch.ones(idx.shape, dtype=torch.bool) if self.padding_idx is None else \
-            idx != self.padding_idx
-        if per_sample_weights is not None:
-            rows = rows * per_sample_weights.to(rows.dtype).unsqueeze(-1)
-        rows, bag = rows[keep], bag[keep]
-        out = torch.zeros(nbags, dim)
-        if self.mode == "max":
-            out.fill_(float("-inf"))
-            out.scatter_reduce_(0, bag.unsqueeze(1).expand_as(rows), rows, "amax")
-            out[torch.isinf(out).all(1)] = 0.0   # empty bags are zeros, as in torch
-            return out
-        out.index_add_(0, bag, rows)
-        if self.mode == "mean":
-            cnt = torch.bincount(bag, minlength=nbags).clamp(min=1).to(out.dtype)
-            out = out / cnt.unsqueeze(1)
-        return out
+            if not self.include_last_offset:
+                offs = torch.cat([offs, torch.tensor([idx.numel()])])
+        psw = None if per_sample_weights is None else _np(per_sample_weights.reshape(-1))
+        return torch.from_numpy(kernels.qembedding_bag(
+            self.weight_q.numpy(), self.w_scales.numpy(), self._idx(idx.reshape(-1)),
+            offs.contiguous().numpy(), psw, -1 if self.padding_idx is None else self.padding_idx,
+            self.mode))
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", mode={self.mode}"
