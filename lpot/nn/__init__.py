@@ -212,7 +212,8 @@ class _QuantBase(nn.Module):
         p = self._packed
         return (f"w={tuple(self.weight_q.shape)}, x_scale={float(self.x_scale):.4g}, "
                 f"x_zp={int(self.x_zp)}, relu={'relu6' if self.relu6 else self.relu}, "
-                f"{'post=' + self.gelu + ', ' if self.gelu else ''}chained_out={bool(self.out_qparams.numel())}, "
+                f"{'post=' + self.gelu + ', ' if self.gelu else ''}"
+                f"chained_out={bool(self.out_qparams.numel())}, "
                 f"impl={p.impl if p is not None else '(not packed yet)'}")
 
 
