@@ -94,6 +94,29 @@ def test_gelu_fusion_fx_is_numerically_equivalent_and_chains():
         assert _rel(q.model(x), m(x)) < 0.05
 
 
+def test_qat_keeps_the_fused_gelu():
+    torch.manual_seed(11)
+    m = GeluNet().eval()
+    x = torch.randn(32, 16)
+    target = m(x).detach() + 0.1
+
+    def train(model):
+        for name in ("a", "b"):
+            assert getattr(model, name).relu == ("gelu" if name == "a" else "gelu_tanh")
+        opt = torch.optim.SGD(model.parameters(), lr=1e-3)
+        for _ in range(3):
+            opt.zero_grad()
+            F.mse_loss(model(x), target).backward()
+            opt.step()
+        return model
+
+    a = PyTorchAdaptor("pytorch", m, {"quantization": {"approach": "quant_aware_training"}}, q_func=train)
+    q = a.quantize(a.default_tune_cfg())
+    assert q.model.a.gelu == "gelu" and q.model.b.gelu == "gelu_tanh"
+    with torch.no_grad():
+        assert _rel(q.model(x), m(x)) < 0.1
+
+
 # ---- attention matmul -----------------------------------------------------------------
 
 @pytest.mark.parametrize("transposed", [False, True])
