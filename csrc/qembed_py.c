@@ -1,7 +1,7 @@
 /* Binding layer for the weight-only int8 embedding kernels: qembedding and
  * qembedding_bag. Arguments are checked here (KernelError naming the
  * argument), the plain-C kernels (kernels/qembed.h) run with the GIL
- * released above a size threshold. */
+ * released (they touch only the arrays held here). */
 #include "module.h"
 #include "npy.h"
 
@@ -42,6 +42,17 @@ static int table(lpot_state *st, PyObject *wobj, PyObject *sobj, PyArrayObject *
     return 0;
 }
 
+/* The output array for rc == LPOT_OK (ownership moves to the caller), else
+ * NULL with the status raised. */
+static PyObject *take_result(lpot_state *st, lpot_status_t rc, PyArrayObject **y)
+{
+    if (rc != LPOT_OK)
+        return lpot_raise_status(st, rc);
+    PyObject *r = (PyObject *)*y;
+    *y = NULL;
+    return r;
+}
+
 PyDoc_STRVAR(qembedding_doc,
 "qembedding(weight, scales, idx) -> float32 idx.shape + (dim,)\n\n"
 "Rows idx (int64, any shape) of the int8 table weight (rows, dim),\n"
@@ -76,12 +87,7 @@ static PyObject *qembedding(PyObject *module, PyObject *args, PyObject *kwargs)
     rc = lpot_qembed_rows(PyArray_DATA(w), PyArray_DATA(s), PyArray_DIM(w, 0), dim,
                           PyArray_DATA(idx), n, PyArray_DATA(y));
     Py_END_ALLOW_THREADS
-    if (rc != LPOT_OK) {
-        lpot_raise_status(st, rc);
-        goto cleanup;
-    }
-    res = (PyObject *)y;
-    y = NULL;
+    res = take_result(st, rc, &y);
 cleanup:
     Py_XDECREF(w);
     Py_XDECREF(s);
@@ -151,12 +157,7 @@ static PyObject *qembedding_bag(PyObject *module, PyObject *args, PyObject *kwar
                          psw ? PyArray_DATA(psw) : NULL, (int64_t)padding_idx, mode,
                          PyArray_DATA(y));
     Py_END_ALLOW_THREADS
-    if (rc != LPOT_OK) {
-        lpot_raise_status(st, rc);
-        goto cleanup;
-    }
-    res = (PyObject *)y;
-    y = NULL;
+    res = take_result(st, rc, &y);
 cleanup:
     Py_XDECREF(w);
     Py_XDECREF(s);
