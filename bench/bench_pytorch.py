@@ -421,17 +421,18 @@ def report(rows, notes, bert_lines, load0, t_start):
                              feats["onednn"]["isa"], used["avx512_vnni"] or used["avx_vnni"],
                              used["amx_int8"], 7 if not (used["avx512_vnni"] or used["avx_vnni"]
                                                          or used["amx_int8"]) else 8))
-    emit("- torch %s; ONE thread for every engine; latency = median of %d (batch 1) / %d (batch 32) "
-         "runs after a warm-up; load average at start %.2f %.2f %.2f, at end %.2f %.2f %.2f"
-         % (torch.__version__, REPS[1], REPS[32], *load0, *os.getloadavg()))
-    emit("- lpot: static PTQ via PyTorchAdaptor default config (u8 asym minmax activations, "
-         "per-channel sym weights, Conv+BN folded, ReLU fused, u8 chaining); torch.ao: prepare_fx/"
-         "convert_fx with get_default_qconfig_mapping('x86'), same calibration batches")
-    emit("- fidelity columns: lpot / torch.ao (vs fp32 on the same 32 inputs; digits: test accuracy "
-         "fp32 / lpot / torch.ao)")
-    emit()
+    emit("- torch %s; ONE thread for every engine; load average at start %.2f %.2f %.2f, at end "
+         "%.2f %.2f %.2f" % (torch.__version__, *load0, *os.getloadavg()))
     emit("- models: %s" % ", ".join(MODELS))
     if rows:
+        emit("- table below: latency = median of %d (batch 1) / %d (batch 32) runs after a warm-up"
+             % (REPS[1], REPS[32]))
+        emit("- lpot: static PTQ via PyTorchAdaptor default config (u8 asym minmax activations, "
+             "per-channel sym weights, Conv+BN folded, ReLU fused, u8 chaining); torch.ao: prepare_fx/"
+             "convert_fx with get_default_qconfig_mapping('x86'), same calibration batches")
+        emit("- fidelity columns: lpot / torch.ao (vs fp32 on the same 32 inputs; digits: test "
+             "accuracy fp32 / lpot / torch.ao)")
+        emit()
         emit("| model | batch | fidelity | fp32 ms | lpot int8 ms | torch.ao int8 ms | fp32/lpot | "
              "fp32/torch.ao | lpot vs torch.ao |")
         emit("|---|---|---|---|---|---|---|---|---|")
