@@ -14,6 +14,7 @@
 #include "tune_py.h"
 #include "observer_py.h"
 #include "packed_py.h"
+#include "qembed_py.h"
 
 /* ---- subsystems: each adds its types/functions at exec ------------------ */
 
@@ -22,6 +23,7 @@ static int (*const subsystems[])(PyObject *module) = {
     lpot_config_exec,
     lpot_calib_exec,
     lpot_packed_exec,
+    lpot_qembed_exec,
     NULL, /* sentinel; add lpot_<name>_exec above it */
 };
 

@@ -10,6 +10,9 @@ are uint8/int8 with a per-tensor scale and zero point.
   ``out_dtype`` is ``'float32'``, ``'uint8'``, ``'int8'`` or ``'int32'``
   (raw accumulation, as ONNX MatMulInteger / ConvInteger).
 - :func:`qlinear_dynamic` quantizes float32 input on the fly.
+- :func:`qembedding`, :func:`qembedding_bag`: weight-only int8 tables (one
+  scale per row): gather + dequantize, and gather + dequantize + sum / mean /
+  max per bag in one pass (float32 out).
 - :func:`last_impl` says what the calling thread's last call ran (the
   oneDNN implementation such as ``'gemm:jit'`` or ``'brg:avx512_core_amx'``,
   ``'lpot:gemv_avx2'`` for lpot's own small-M kernel, ``'lpot:ref'`` for the
@@ -48,6 +51,8 @@ from lpot._engine import (  # noqa: F401  (re-exported)
     get_num_threads,
     qconv2d,
     qlinear,
+    qembedding,
+    qembedding_bag,
     qlinear_dynamic,
     qmatmul,
     set_num_threads,

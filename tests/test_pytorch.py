@@ -277,12 +277,13 @@ def test_dynamic_ptq_lstm_lm_quantizes_lstm_and_linear():
     m = tm.LSTMLM(vocab=50, emb=16, hidden=32).eval()
     tok = torch.randint(0, 50, (2, 7))
     a = PyTorchAdaptor("pytorch", m, {"quantization": {"approach": "post_training_dynamic_quant"}})
-    assert a.ops == [("lstm", "LSTM"), ("dec", "Linear")]
+    assert a.ops == [("emb", "Embedding"), ("lstm", "LSTM"), ("dec", "Linear")]
     q = a.quantize(a.default_tune_cfg())
     assert isinstance(q.model.dec, lnn.DynamicQuantLinear)
     assert isinstance(q.model.lstm, lnn.DynamicQuantRNN)
+    assert isinstance(q.model.emb, lnn.QuantEmbedding)   # weight-only in any approach
     ops = {o["name"]: o for o in q.report["ops"]}
-    assert ops["emb"]["dtype"] == "fp32" and "no lpot kernel" in ops["emb"]["reason"]
+    assert ops["emb"]["dtype"] == "int8" and "weight-only" in ops["emb"]["runs"]
     assert ops["lstm"]["runs"].startswith("lpot int8 dynamic")
     with torch.no_grad():
         fp, y = m(tok), q.model(tok)

@@ -313,17 +313,14 @@ ref:
 
 /* ---- dynamic quantization --------------------------------------------------- */
 
-/* ONNX DynamicQuantizeLinear: u8, range widened to include 0. */
+/* ONNX DynamicQuantizeLinear: u8, range widened to include 0 (non-finite
+ * values ignored). The dispatched min/max and quantize kernels (vector on
+ * AVX2) round exactly as their scalar references. */
 static void dyn_params(const float *x, int64_t n, float *scale, int32_t *zp)
 {
     float lo = 0.0f, hi = 0.0f;
-    for (int64_t i = 0; i < n; i++) {
-        float v = x[i];
-        if (isfinite(v)) {
-            lo = v < lo ? v : lo;
-            hi = v > hi ? v : hi;
-        }
-    }
+    size_t bad = 0;
+    lpot_kernels.minmax_f32(x, (size_t)n, 1, &lo, &hi, &bad);
     float s = (hi - lo) / 255.0f;
     if (!(s > 0.0f))
         s = 1.0f;
@@ -333,8 +330,8 @@ static void dyn_params(const float *x, int64_t n, float *scale, int32_t *zp)
 
 static void dyn_quantize(const float *x, int64_t n, float scale, int32_t zp, uint8_t *q)
 {
-    for (int64_t i = 0; i < n; i++)
-        q[i] = (uint8_t)lpot_q_saturate((double)(x[i] / scale) + zp, LPOT_DT_U8);
+    const lpot_qk_params_t p = {.scale = &scale, .zp = &zp, .per_elem = 0, .qmin = 0, .qmax = 255};
+    lpot_kernels.quantize_f32(x, q, 0, (size_t)n, &p);
 }
 
 lpot_status_t lpot_qlinear_run_dynamic(lpot_qlinear_t *lin, const float *x, int64_t m,

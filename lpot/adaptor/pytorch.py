@@ -1,13 +1,18 @@
 """PyTorch adaptor: static/dynamic post-training quantization and QAT on
 lpot's own int8 kernels (lpot.kernels through lpot.nn modules).
 
-Graph capture: torch.fx symbolic tracing; when tracing fails the adaptor
-falls back to eager module swapping over the module tree (no int8 chaining,
-fusion only inside nn.Sequential) and says so in the report.
+Graph capture: torch.fx symbolic tracing; for Hugging Face transformers
+models that torch.fx cannot trace, transformers' own fx tracer
+(transformers.utils.fx.symbolic_trace, input names from the first calibration
+batch); when tracing fails the adaptor falls back to eager module swapping over
+the module tree (no int8 chaining, no matmul quantization, fusion only inside
+nn.Sequential) and says so in the report.
 
 Pipeline for a quantization (quantize(tune_cfg)):
   1. prepare (once): deepcopy, eval(), trace, fold Conv+BN, fuse Linear/Conv
-     + ReLU (FusedReLU) -- numerically the fp32 model.
+     + ReLU (FusedReLU) and Linear + GELU (FusedGELU), decompose
+     scaled_dot_product_attention into matmul/softmax/matmul and wrap every
+     matmul/bmm node as an lpot.nn.Matmul module -- numerically the fp32 model.
   2. calibrate (cached per sampling size and algorithm): forward pre-hooks
      stream each op's input into lpot.calib.Observer (zero-copy NumPy views).
   3. convert: each op the tune_cfg puts in int8 becomes lpot.nn.QuantLinear /
@@ -22,6 +27,8 @@ import copy
 import hashlib
 import json
 import logging
+import math
+import operator
 import os
 import statistics
 import time
@@ -55,9 +62,25 @@ CAPABILITY: Dict[str, Dict[str, Dict[str, Any]]] = {
                        "granularity": ["per_tensor"], "algorithm": ["minmax"]},
     },
 }
-QUANTIZABLE = {"static": ("Linear", "Conv2d", "Conv1d"), "dynamic": ("Linear", "LSTM", "GRU"),
+# weight-only ops (Embedding/EmbeddingBag): the indices stay integers and the
+# output is float; their activation entry only says "quantized or not" (as the
+# ONNX adaptor's Gather). Matmul (two activations): no weight.
+_WEIGHT_ONLY = {"weight": {"dtype": ["int8", "fp32"], "scheme": ["sym"], "granularity": ["per_channel"],
+                           "algorithm": ["minmax"]},
+                "activation": {"dtype": ["uint8", "fp32"], "scheme": ["asym"],
+                               "granularity": ["per_tensor"], "algorithm": ["minmax"]}}
+CAPABILITY_BY_TYPE: Dict[str, Dict[str, Any]] = {
+    "Embedding": _WEIGHT_ONLY,
+    "EmbeddingBag": _WEIGHT_ONLY,
+    "Matmul": {"weight": None,
+               "activation": {"dtype": ["uint8", "fp32"], "scheme": ["asym"],
+                              "granularity": ["per_tensor"], "algorithm": ["minmax", "kl"]}},
+}
+QUANTIZABLE = {"static": ("Linear", "Conv2d", "Conv1d", "Embedding", "EmbeddingBag", "Matmul"),
+               "dynamic": ("Linear", "LSTM", "GRU", "Embedding", "EmbeddingBag"),
                "qat": ("Linear", "Conv2d")}
 _QUANT_CLS = {"Linear": "QuantLinear", "Conv2d": "QuantConv2d", "Conv1d": "QuantConv1d"}
+_FUSED = (lnn.FusedReLU, lnn.FusedGELU)
 
 
 def _approach(config: Any) -> str:
@@ -77,7 +100,7 @@ def _set_submodule(root: nn.Module, name: str, new: nn.Module) -> None:
 
 
 def _op_type(mod: nn.Module) -> Optional[str]:
-    inner = mod.inner if isinstance(mod, lnn.FusedReLU) else mod
+    inner = mod.inner if isinstance(mod, _FUSED) else mod
     if isinstance(inner, nn.Linear):
         return "Linear"
     if isinstance(inner, nn.Conv2d):
@@ -86,6 +109,12 @@ def _op_type(mod: nn.Module) -> Optional[str]:
         return "Conv1d"
     if isinstance(inner, (nn.LSTM, nn.GRU)) and lnn.DynamicQuantRNN.supported(inner):
         return "LSTM" if isinstance(inner, nn.LSTM) else "GRU"
+    if lnn.QuantEmbedding.supported(inner):
+        return "Embedding"
+    if lnn.QuantEmbeddingBag.supported(inner):
+        return "EmbeddingBag"
+    if isinstance(inner, lnn.Matmul):
+        return "Matmul"
     return None
 
 
@@ -101,6 +130,22 @@ def _relu_kind(gm: nn.Module, node: Any) -> Optional[str]:
             return "relu"
         if node.target is nn.functional.relu6:
             return "relu6"
+    return None
+
+
+def _gelu_kind(gm: nn.Module, node: Any) -> Optional[str]:
+    """'none' / 'tanh' (GELU's approximate) for a GELU node, else None:
+    nn.GELU, F.gelu, transformers' GELUActivation (not the Python formula)."""
+    if node.op == "call_module":
+        mod = gm.get_submodule(node.target)
+        if isinstance(mod, nn.GELU):
+            return mod.approximate
+        if type(mod).__name__ == "GELUActivation" and getattr(mod, "act", None) is nn.functional.gelu:
+            return "none"
+        return None
+    if node.op == "call_function" and node.target is nn.functional.gelu:
+        approx = node.kwargs.get("approximate", node.args[1] if len(node.args) > 1 else "none")
+        return approx if approx in ("none", "tanh") else None
     return None
 
 
@@ -133,6 +178,13 @@ def _fuse_fx(gm: Any) -> List[str]:
             user.replace_all_uses_with(node)
             g.erase_node(user)
             notes.append(f"fused {kind} into {node.target}")
+            continue
+        approx = _gelu_kind(gm, user)
+        if isinstance(mod, nn.Linear) and approx and user.args[0] is node:
+            _set_submodule(gm, node.target, lnn.FusedGELU(mod, approx))
+            user.replace_all_uses_with(node)
+            g.erase_node(user)
+            notes.append(f"fused gelu{'_tanh' if approx == 'tanh' else ''} into {node.target}")
     g.lint()
     gm.delete_all_unused_submodules()
     gm.recompile()
@@ -166,18 +218,119 @@ def _fuse_eager(model: nn.Module) -> List[str]:
     return notes
 
 
-def prepare(model: nn.Module) -> Tuple[nn.Module, bool, str, List[str]]:
-    """(fused fp32 copy, traced?, trace error or '', fusion notes)."""
-    m = copy.deepcopy(model).eval()
-    try:
-        import torch.fx
+def _sdpa_probs(scores: torch.Tensor, q: torch.Tensor, mask: Any, scale: Any) -> torch.Tensor:
+    """softmax(scores * scale + mask) as scaled_dot_product_attention computes
+    it (scale None: 1/sqrt(head dim); a bool mask keeps True positions)."""
+    scores = scores * (scale if scale is not None else 1.0 / math.sqrt(q.shape[-1]))
+    if mask is not None:
+        if mask.dtype == torch.bool:
+            scores = scores.masked_fill(~mask, float("-inf"))
+        else:
+            scores = scores + mask
+    return torch.softmax(scores, dim=-1)
 
+
+_SDPA_ARGS = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale", "enable_gqa")
+_MATMUL_FNS = {torch.matmul: "matmul", torch.bmm: "bmm", operator.matmul: "matmul"}
+
+
+def _attention_fx(gm: Any) -> List[str]:
+    """Decompose scaled_dot_product_attention (eval: no dropout, not causal,
+    no GQA) into matmul -> scale/mask/softmax -> matmul, then make every
+    two-operand matmul/bmm node a call of an lpot.nn.Matmul module named
+    '<module scope>.matmul_<i>' (the op name the tuner sees)."""
+    notes: List[str] = []
+    g = gm.graph
+    sdpa = nn.functional.scaled_dot_product_attention
+    for node in list(g.nodes):
+        if node.op != "call_function" or node.target is not sdpa:
+            continue
+        a = dict(zip(_SDPA_ARGS, node.args))
+        a.update(node.kwargs)
+        if a.get("dropout_p", 0.0) not in (0, 0.0) or a.get("is_causal", False) or a.get("enable_gqa", False):
+            continue
+        with g.inserting_before(node):
+            kt = g.call_method("transpose", (a["key"], -2, -1))
+            sc = g.call_function(torch.matmul, (a["query"], kt))
+            pr = g.call_function(_sdpa_probs, (sc, a["query"], a.get("attn_mask"), a.get("scale")))
+            out = g.call_function(torch.matmul, (pr, a["value"]))
+        for n in (kt, sc, pr, out):
+            n.meta = dict(node.meta)
+        node.replace_all_uses_with(out)
+        g.erase_node(node)
+        notes.append(f"decomposed scaled_dot_product_attention node {node.name} into matmul/softmax/matmul")
+    counts: Dict[str, int] = {}
+    for node in list(g.nodes):
+        kind = None
+        if node.op == "call_function" and node.target in _MATMUL_FNS:
+            kind = _MATMUL_FNS[node.target]
+        elif node.op == "call_method" and node.target in ("matmul", "bmm"):
+            kind = node.target
+        if kind is None or len(node.args) != 2 or node.kwargs:
+            continue
+        stack = node.meta.get("nn_module_stack") or {}
+        scope = ""
+        if stack:
+            last = list(stack.items())[-1]
+            scope = last[1][0] if isinstance(last[1], tuple) else str(last[0])
+        i = counts.get(scope, 0)
+        while True:
+            name = f"{scope}.matmul_{i}" if scope else f"matmul_{i}"
+            try:
+                gm.get_submodule(name)
+            except AttributeError:
+                break
+            i += 1
+        counts[scope] = i + 1
+        if not gm.add_submodule(name, lnn.Matmul(kind)):
+            continue
+        with g.inserting_before(node):
+            new = g.call_module(name, tuple(node.args))
+        new.meta = dict(node.meta)
+        node.replace_all_uses_with(new)
+        g.erase_node(node)
+    if notes or counts:
+        g.lint()
+        gm.recompile()
+    return notes
+
+
+def _is_transformers(model: nn.Module) -> bool:
+    return any(c.__module__.startswith("transformers.") and c.__name__ == "PreTrainedModel"
+               for c in type(model).__mro__)
+
+
+def _err_line(e: BaseException) -> str:
+    return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+
+
+def prepare(model: nn.Module, input_names: Optional[List[str]] = None
+            ) -> Tuple[nn.Module, bool, str, List[str]]:
+    """(fused fp32 copy, traced?, trace error or '', fusion notes).
+    A transformers model that torch.fx cannot trace is traced with
+    transformers.utils.fx (input_names: the forward's argument names the
+    model will be called with); then traced is True and the error is
+    torch.fx's."""
+    m = copy.deepcopy(model).eval()
+    import torch.fx
+
+    try:
         gm = torch.fx.symbolic_trace(m)
-        return gm, True, "", _fuse_fx(gm)
+        err = ""
     except Exception as e:  # tracing fails on data-dependent control flow etc.
-        err = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-        logger.warning("torch.fx tracing failed (%s); falling back to eager module swapping", err)
-        return m, False, err, _fuse_eager(m)
+        err = _err_line(e)
+        gm = None
+        if _is_transformers(m):
+            try:
+                from transformers.utils.fx import symbolic_trace as hf_trace
+
+                gm = hf_trace(m, input_names=list(input_names) if input_names else None)
+            except Exception as e2:
+                err += f"; transformers.utils.fx: {_err_line(e2)}"
+        if gm is None:
+            logger.warning("torch.fx tracing failed (%s); falling back to eager module swapping", err)
+            return m, False, err, _fuse_eager(m)
+    return gm, True, err, _fuse_fx(gm) + _attention_fx(gm)
 
 
 def quantizable_ops(model: nn.Module, kinds: Iterable[str]) -> List[Tuple[str, str]]:
@@ -188,7 +341,7 @@ def quantizable_ops(model: nn.Module, kinds: Iterable[str]) -> List[Tuple[str, s
             continue
         t = _op_type(mod)
         if t in kinds:
-            inner = mod.inner if isinstance(mod, lnn.FusedReLU) else mod
+            inner = mod.inner if isinstance(mod, _FUSED) else mod
             if t in ("Conv2d", "Conv1d") and not lnn.supported_conv(inner):
                 continue
             out.append((name, t))
@@ -283,8 +436,19 @@ def build_quantized(fused: nn.Module, traced: bool, meta_ops: Dict[str, Dict[str
             continue
         mod = m.get_submodule(name)
         pc = info.get("granularity", "per_channel") == "per_channel"
+        if info["type"] in ("Embedding", "EmbeddingBag"):   # weight-only, any approach
+            cls = lnn.QuantEmbedding if info["type"] == "Embedding" else lnn.QuantEmbeddingBag
+            _set_submodule(m, name, cls.from_float(mod))
+            continue
+        if info["type"] == "Matmul":
+            _set_submodule(m, name, lnn.QuantMatmul.from_float(
+                mod, act_qparams.get(name, (1.0, 0)), act_qparams.get(name + "#b", (1.0, 0)), bits))
+            continue
         if approach == "dynamic" and info["type"] in ("LSTM", "GRU"):
             _set_submodule(m, name, lnn.DynamicQuantRNN.from_float(mod, pc, bits))
+            continue
+        if approach == "dynamic" and isinstance(mod, lnn.FusedGELU):
+            _set_submodule(m, name, lnn.DynamicQuantLinear.from_float(mod, pc, bits))
             continue
         if approach == "dynamic":
             relu = isinstance(mod, lnn.FusedReLU)
@@ -355,6 +519,24 @@ def _fuse_residual_add(m: Any) -> List[str]:
     return done
 
 
+def _input_names(loader: Any) -> Optional[List[str]]:
+    """The keyword names of a dict batch (what a transformers model is traced
+    with), from the loader's first batch; None otherwise (or when the loader
+    is a one-shot iterator that peeking would consume)."""
+    if loader is None or iter(loader) is loader:
+        return None
+    try:
+        first = next(iter(loader))
+    except (StopIteration, TypeError):
+        return None
+    inputs, _ = split_batch(first)
+    return list(inputs) if isinstance(inputs, dict) else None
+
+
+def _cap_of(approach: str, typ: str) -> Dict[str, Any]:
+    return CAPABILITY_BY_TYPE.get(typ) or CAPABILITY["dynamic" if approach == "dynamic" else "static"]
+
+
 class PyTorchAdaptor:
     """The adaptor protocol of lpot.tuning for torch.nn.Module models."""
 
@@ -377,22 +559,28 @@ class PyTorchAdaptor:
         self.postprocess = postprocess
         self.q_func = q_func
         self.bits = lnn.weight_bits()
-        self.fused, self.traced, self.trace_error, self.fusion_notes = prepare(model)
+        self.input_names = _input_names(calib_dataloader if calib_dataloader is not None
+                                        else eval_dataloader) if _is_transformers(model) else None
+        self.fused, self.traced, self.trace_error, self.fusion_notes = prepare(model, self.input_names)
         self.ops = quantizable_ops(self.fused, QUANTIZABLE[self.approach])
         self._calib_cache: Dict[Tuple[int, str], Dict[str, Tuple[float, int]]] = {}
         self._bench_input: Any = None
 
     # ---- protocol ----------------------------------------------------------------
     def query_capability(self) -> List[Dict[str, Any]]:
-        cap = CAPABILITY["dynamic" if self.approach == "dynamic" else "static"]
-        return [{"name": n, "type": t, "weight": copy.deepcopy(cap["weight"]),
-                 "activation": copy.deepcopy(cap["activation"])} for n, t in self.ops]
+        out = []
+        for n, t in self.ops:
+            cap = _cap_of(self.approach, t)
+            out.append({"name": n, "type": t, "weight": copy.deepcopy(cap["weight"]),
+                        "activation": copy.deepcopy(cap["activation"])})
+        return out
 
     def default_tune_cfg(self, sampling_size: int = 100) -> Dict[str, Any]:
         op = {}
         for c in self.query_capability():
             op[(c["name"], c["type"])] = {
-                part: {k: v[0] for k, v in c[part].items()} for part in ("weight", "activation")}
+                part: None if c[part] is None else {k: v[0] for k, v in c[part].items()}
+                for part in ("weight", "activation")}
         return {"calib_sampling_size": sampling_size, "op": op}
 
     def _batches(self, loader: Any) -> Iterable[Any]:
@@ -409,15 +597,24 @@ class PyTorchAdaptor:
             observers: Dict[Tuple[str, str], calib.Observer] = {}
             hooks = []
             for name, algo in need.items():
-                ob = calib.Observer(algo, "uint8", "asym", convention="onnx")
-                observers[(name, algo)] = ob
+                mod = self.fused.get_submodule(name)
+                obs = []
+                # a Matmul's second operand is an activation too: "<name>#b", s8
+                # symmetric (7-bit without VNNI, as the weights)
+                for i, key in enumerate([name] + ([name + "#b"] if isinstance(mod, lnn.Matmul) else [])):
+                    ob = (calib.Observer(algo, "uint8", "asym", convention="onnx") if i == 0 else
+                          calib.Observer(algo, "int8", "sym", reduce_range=self.bits == 7,
+                                         convention="onnx"))
+                    observers[(key, algo)] = ob
+                    obs.append((i, ob))
 
-                def hook(mod: nn.Module, args: Tuple[Any, ...], ob: calib.Observer = ob) -> None:
-                    x = args[0].detach()
-                    if x.dtype != torch.float32:
-                        x = x.float()
-                    ob.update(x.contiguous().numpy())   # a view of the tensor's memory
-                hooks.append(self.fused.get_submodule(name).register_forward_pre_hook(hook))
+                def hook(mod: nn.Module, args: Tuple[Any, ...], obs: List[Any] = obs) -> None:
+                    for i, ob in obs:
+                        x = args[i].detach()
+                        if x.dtype != torch.float32:
+                            x = x.float()
+                        ob.update(x.contiguous().numpy())   # a view of the tensor's memory
+                hooks.append(mod.register_forward_pre_hook(hook))
             seen = 0
             try:
                 with torch.no_grad():
@@ -435,39 +632,51 @@ class PyTorchAdaptor:
             for (n, a), ob in observers.items():
                 s, z = ob.compute()
                 self._calib_cache.setdefault((sampling_size, a), {})[n] = (float(s), int(z))
-        return {n: self._calib_cache[(sampling_size, a)][n] for n, a in algos.items()}
+        out = {}
+        for n, a in algos.items():
+            for key in (n, n + "#b"):
+                if key in self._calib_cache[(sampling_size, a)]:
+                    out[key] = self._calib_cache[(sampling_size, a)][key]
+        return out
 
     def quantize(self, tune_cfg: Dict[str, Any]) -> PyTorchQuantizedModel:
         t0 = time.perf_counter()
         meta_ops: Dict[str, Dict[str, Any]] = {}
         for name, typ in self.ops:
             c = tune_cfg["op"].get((name, typ))
-            int8 = c is not None and c.get("weight") is not None and \
-                c["activation"]["dtype"] not in ("fp32", "bf16") and c["weight"]["dtype"] == "int8"
+            w = c.get("weight") if c is not None else None
+            int8 = c is not None and c["activation"]["dtype"] not in ("fp32", "bf16") and (
+                (typ == "Matmul" and w is None) or (w is not None and w["dtype"] == "int8"))
             meta_ops[name] = {"type": typ, "dtype": "int8" if int8 else "fp32",
-                              "granularity": c["weight"]["granularity"] if int8 else None,
+                              "granularity": w["granularity"] if int8 and w else None,
                               "algorithm": c["activation"]["algorithm"] if int8 else None,
-                              "relu": self._relu_of(name)}
+                              "relu": self._relu_of(name), "gelu": self._gelu_of(name)}
         if self.approach == "qat":
             m, chains, adds = self._qat(meta_ops)
             act: Dict[str, Tuple[float, int]] = {}
         else:
             act = {}
             if self.approach == "static":
-                algos = {n: i["algorithm"] for n, i in meta_ops.items() if i["dtype"] == "int8"}
+                algos = {n: i["algorithm"] for n, i in meta_ops.items() if i["dtype"] == "int8"
+                         and i["type"] not in ("Embedding", "EmbeddingBag")}
                 if algos:
                     act = self.calibrate(algos, int(tune_cfg.get("calib_sampling_size", 100)))
             m, chains, adds = build_quantized(self.fused, self.traced, meta_ops, act,
                                               self.approach, self.bits)
         m.eval()
         meta = {"version": 1, "framework": self.framework, "approach": self.approach,
-                "traced": self.traced, "bits": self.bits, "ops": meta_ops,
+                "traced": self.traced, "input_names": self.input_names, "bits": self.bits,
+                "ops": meta_ops,
                 "chains": [list(c) for c in chains]}
         report = self._report(m, meta_ops, chains)
         report["residual_adds"] = [f"{n}: add{' + relu' if m.get_submodule(n).sum_relu else ''} "
                                    "fused as the kernel's sum post-op" for n in adds]
         report["quantize_seconds"] = time.perf_counter() - t0
         return PyTorchQuantizedModel(m, self.framework, report, tune_cfg, meta)
+
+    def _gelu_of(self, name: str) -> Any:
+        mod = self.fused.get_submodule(name)
+        return mod.post_op if isinstance(mod, lnn.FusedGELU) else False
 
     def _relu_of(self, name: str) -> Any:
         mod = self.fused.get_submodule(name)
@@ -484,11 +693,10 @@ class PyTorchAdaptor:
             if info["dtype"] != "int8":
                 continue
             mod = m.get_submodule(name)
-            relu = isinstance(mod, lnn.FusedReLU)
-            inner = mod.inner if relu else mod
+            inner = mod.inner if isinstance(mod, _FUSED) else mod
             cls = lnn.FakeQuantLinear if info["type"] == "Linear" else lnn.FakeQuantConv2d
-            _set_submodule(m, name, cls(inner, info["relu"], info["granularity"] == "per_channel",
-                                        self.bits))
+            _set_submodule(m, name, cls(inner, info["relu"] or info["gelu"],
+                                        info["granularity"] == "per_channel", self.bits))
         m.train()
         ret = self.q_func(m)
         if isinstance(ret, nn.Module):
@@ -503,8 +711,12 @@ class PyTorchAdaptor:
             fq = fused.get_submodule(name)
             s, z = fq.act.qparams()
             act[name] = (float(s), int(z))
-            _set_submodule(fused, name, lnn.FusedReLU(fq.inner, six=fq.relu == "relu6")
-                           if fq.relu else fq.inner)
+            new = fq.inner
+            if fq.relu in ("relu", "relu6"):
+                new = lnn.FusedReLU(fq.inner, six=fq.relu == "relu6")
+            elif fq.relu:
+                new = lnn.FusedGELU(fq.inner, "tanh" if fq.relu == "gelu_tanh" else "none")
+            _set_submodule(fused, name, new)
         if self.traced:
             fused.recompile()
         return build_quantized(fused, self.traced, meta_ops, act, "static", self.bits)
@@ -525,7 +737,14 @@ class PyTorchAdaptor:
                     extra.append("u8 output to consumer")
                 if info["relu"]:
                     extra.append(f"fused {info['relu']}")
+                if info.get("gelu"):
+                    extra.append(f"fused {info['gelu']} (kernel post-op)")
                 runs = f"lpot int8 {kind} ({impl_isa or 'onednn'}, {self.bits}-bit weights)"
+                if info["type"] in ("Embedding", "EmbeddingBag"):
+                    runs = "lpot int8 weight-only (8-bit per-row scales; lpot qembedding kernel, float32 out)"
+                elif info["type"] == "Matmul":
+                    runs = (f"lpot int8 qmatmul ({impl_isa or 'onednn'}; u8 asym x s8 sym "
+                            f"{self.bits}-bit activations, calibrated, float32 out)")
                 if extra:
                     runs += "; " + ", ".join(extra)
                 ops.append({"name": name, "type": info["type"], "dtype": "int8", "reason": "",
@@ -538,16 +757,23 @@ class PyTorchAdaptor:
             if not name or name in listed or ".inner" in name or name.endswith("inner"):
                 continue
             if isinstance(mod, (nn.Conv3d, nn.ConvTranspose2d, nn.LSTM, nn.GRU,
-                                nn.Embedding, nn.EmbeddingBag)) or \
+                                nn.Embedding, nn.EmbeddingBag, lnn.Matmul)) or \
                     (isinstance(mod, (nn.Linear, nn.Conv2d, nn.Conv1d)) and _op_type(mod)):
                 why = "no lpot kernel for this op type in this approach"
+                if isinstance(mod, (nn.Embedding, nn.EmbeddingBag)) and mod.max_norm is not None:
+                    why = "max_norm (rows renormalized at lookup) is not supported"
+                if isinstance(mod, lnn.Matmul):
+                    why = ("activation x activation matmul: static approach only" if
+                           self.approach != "static" else why)
                 if isinstance(mod, (nn.LSTM, nn.GRU)) and self.approach == "dynamic":
                     why = "bidirectional or projected recurrent modules are not supported"
                 if isinstance(mod, (nn.Conv1d, nn.Conv2d)) and not lnn.supported_conv(mod):
                     why = "conv padding mode not supported by lpot kernels"
                 ops.append({"name": name, "type": type(mod).__name__, "dtype": "fp32",
                             "reason": why, "runs": "fp32 torch"})
-        capture = ("torch.fx symbolic trace" if self.traced else
+        capture = ("torch.fx symbolic trace" if self.traced and not self.trace_error else
+                   f"transformers.utils.fx symbolic trace (torch.fx failed: {self.trace_error})"
+                   if self.traced else
                    f"eager module swapping (torch.fx tracing failed: {self.trace_error})")
         from lpot import cpu_features
 

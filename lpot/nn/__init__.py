@@ -14,7 +14,15 @@
   through ``lpot.calib.fake_quant``; activations use a moving-average
   observer.
 - :class:`FusedReLU`: a float Linear/Conv2d followed by ReLU, fused before
-  quantization.
+  quantization; :class:`FusedGELU` the same for Linear + GELU (erf or tanh),
+  which becomes the kernel's gelu post-op.
+- :class:`Matmul` / :class:`QuantMatmul`: a product of two activations
+  (``torch.matmul`` / ``bmm`` / ``@`` in a traced graph, e.g. attention's
+  Q.K^T and P.V): the float op as a module, and its int8 twin on
+  ``lpot.kernels.qmatmul`` (both operands u8 asym, calibrated).
+- :class:`QuantEmbedding`, :class:`QuantEmbeddingBag`: weight-only int8
+  tables (symmetric, one scale per row) on ``lpot.kernels.qembedding`` /
+  ``qembedding_bag``; indices in, float32 out.
 
 Weights live in buffers (int8 weights, float scales, bias, activation
 parameters) so ``state_dict``/``torch.save``/``torch.load``/``copy.deepcopy``
@@ -31,8 +39,8 @@ from torch import nn
 from lpot import calib, kernels
 
 __all__ = ["QuantLinear", "QuantConv2d", "QuantConv1d", "DynamicQuantLinear", "DynamicQuantRNN", "FakeQuantLinear",
-           "FakeQuantConv2d", "FusedReLU", "FakeQuantize", "weight_qparams", "weight_bits",
-           "fold_bn"]
+           "FakeQuantConv2d", "FusedReLU", "FusedGELU", "Matmul", "QuantMatmul", "QuantEmbedding",
+           "QuantEmbeddingBag", "FakeQuantize", "weight_qparams", "weight_bits", "fold_bn"]
 
 
 def weight_bits() -> int:
@@ -95,6 +103,28 @@ class FusedReLU(nn.Module):
         return "relu6" if self.six else "relu"
 
 
+class FusedGELU(nn.Module):
+    """inner (Linear) then GELU (approximate 'none' = erf, or 'tanh'), as one
+    op for quantization: the int8 kernels apply it as a post-op."""
+
+    def __init__(self, inner: nn.Module, approximate: str = "none") -> None:
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"approximate: expected 'none' or 'tanh', got {approximate!r}")
+        self.inner = inner
+        self.approximate = approximate
+
+    @property
+    def post_op(self) -> str:
+        return "gelu_tanh" if self.approximate == "tanh" else "gelu"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.gelu(self.inner(x), approximate=self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"gelu approximate={self.approximate}"
+
+
 def _np(x: torch.Tensor) -> np.ndarray:
     x = x.detach()
     if x.dtype != torch.float32:
@@ -119,6 +149,7 @@ class _QuantBase(nn.Module):
         self.register_buffer("out_qparams", torch.zeros(0, dtype=torch.float32))
         self.relu = bool(relu)
         self.relu6 = False   # relu post-op + clamp at 6 (or u8 saturation when chained)
+        self.gelu = ""       # "gelu" | "gelu_tanh": the kernel's GELU post-op (Linear only)
         self._packed = None
 
     # packed handle: rebuilt lazily from the buffers
@@ -160,7 +191,7 @@ class _QuantBase(nn.Module):
         return calib.quantize(_np(x), float(self.x_scale), int(self.x_zp), dtype="uint8")
 
     def _out_kwargs(self) -> dict:
-        kw: dict = {"post_ops": ("relu",) if self.relu else ()}
+        kw: dict = {"post_ops": ("relu",) if self.relu else (self.gelu,) if self.gelu else ()}
         if self.out_qparams.numel():
             kw.update(out_dtype="uint8", out_scale=float(self.out_qparams[0]),
                       out_zp=int(self.out_qparams[1]))
@@ -180,7 +211,9 @@ class _QuantBase(nn.Module):
     def extra_repr(self) -> str:
         p = self._packed
         return (f"w={tuple(self.weight_q.shape)}, x_scale={float(self.x_scale):.4g}, "
-                f"x_zp={int(self.x_zp)}, relu={'relu6' if self.relu6 else self.relu}, chained_out={bool(self.out_qparams.numel())}, "
+                f"x_zp={int(self.x_zp)}, relu={'relu6' if self.relu6 else self.relu}, "
+                f"{'post=' + self.gelu + ', ' if self.gelu else ''}"
+                f"chained_out={bool(self.out_qparams.numel())}, "
                 f"impl={p.impl if p is not None else '(not packed yet)'}")
 
 
@@ -195,12 +228,14 @@ class QuantLinear(_QuantBase):
     def from_float(cls, mod: nn.Module, x_scale: float, x_zp: int, per_channel: bool = True,
                    bits: Optional[int] = None) -> "QuantLinear":
         relu = isinstance(mod, FusedReLU)
-        lin = mod.inner if relu else mod
+        gelu = isinstance(mod, FusedGELU)
+        lin = mod.inner if relu or gelu else mod
         w = _np(lin.weight)
         s, _ = weight_qparams(w, per_channel, bits or weight_bits())
         q = _quant_weight(w, s)
         out = cls(torch.from_numpy(q), torch.from_numpy(s), lin.bias, x_scale, x_zp, relu)
         out.relu6 = relu and mod.six
+        out.gelu = mod.post_op if gelu else ""
         return out
 
     @property
@@ -323,14 +358,20 @@ class DynamicQuantLinear(nn.Module):
         self.register_buffer("weight_q", weight_q.to(torch.int8).contiguous())
         self.register_buffer("w_scales", w_scales.float().reshape(-1).contiguous())
         self.register_buffer("bias", None if bias is None else bias.detach().float().contiguous())
+        self.post_ops: Tuple[str, ...] = ()   # ("gelu",) / ("gelu_tanh",): fused GELU
         self._packed: Any = None
 
     @classmethod
-    def from_float(cls, lin: nn.Linear, per_channel: bool = True,
+    def from_float(cls, lin: nn.Module, per_channel: bool = True,
                    bits: Optional[int] = None) -> "DynamicQuantLinear":
-        w = _np(lin.weight)
+        """lin: an nn.Linear or a FusedGELU around one."""
+        gelu = isinstance(lin, FusedGELU)
+        inner = lin.inner if gelu else lin
+        w = _np(inner.weight)
         s, _ = weight_qparams(w, per_channel, bits or weight_bits())
-        return cls(torch.from_numpy(_quant_weight(w, s)), torch.from_numpy(s), lin.bias)
+        out = cls(torch.from_numpy(_quant_weight(w, s)), torch.from_numpy(s), inner.bias)
+        out.post_ops = (lin.post_op,) if gelu else ()
+        return out
 
     _load_from_state_dict = _QuantBase._load_from_state_dict
     __getstate__ = _QuantBase.__getstate__
@@ -343,7 +384,12 @@ class DynamicQuantLinear(nn.Module):
         if self._packed is None:
             self._packed = kernels.PackedLinear(self.weight_q.numpy(), self.w_scales.numpy(),
                                                 None if self.bias is None else self.bias.numpy())
-        return torch.from_numpy(kernels.qlinear_dynamic(_np(x), self._packed))
+        return torch.from_numpy(kernels.qlinear_dynamic(_np(x), self._packed,
+                                                        post_ops=self.post_ops))
+
+    def extra_repr(self) -> str:
+        return (f"w={tuple(self.weight_q.shape)}, dynamic u8 activations"
+                f"{', post=' + ','.join(self.post_ops) if self.post_ops else ''}")
 
 
 # ---- quantization-aware training -------------------------------------------------
@@ -410,8 +456,11 @@ class _FakeQuantWeighted(nn.Module):
 
 
 def _act(y: torch.Tensor, relu: Any) -> torch.Tensor:
+    """relu: False, 'relu', 'relu6', 'gelu' or 'gelu_tanh' (the fused activation)."""
     if relu == "relu6":
         return nn.functional.relu6(y)
+    if relu in ("gelu", "gelu_tanh"):
+        return nn.functional.gelu(y, approximate="tanh" if relu == "gelu_tanh" else "none")
     return torch.relu(y) if relu else y
 
 
@@ -540,3 +589,178 @@ class DynamicQuantRNN(nn.Module):
     def extra_repr(self) -> str:
         return (f"{self.mode}({self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, "
                 f"batch_first={self.batch_first}), int8 weights, dynamic activations")
+
+
+# ---- activation x activation products (attention) ---------------------------------
+
+def _broadcast_pair(a: torch.Tensor, b: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """a (..., M, K), b (..., K, N) with torch.matmul's batch broadcasting made
+    explicit (b stays 2-D when it is shared by every batch)."""
+    if b.dim() == 2 or a.shape[:-2] == b.shape[:-2]:
+        return a, b
+    batch = torch.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    return a.expand(*batch, *a.shape[-2:]), b.expand(*batch, *b.shape[-2:])
+
+
+class Matmul(nn.Module):
+    """torch.matmul(a, b) as a module: the float form of a traced matmul/bmm
+    node (what a tune_cfg fp32 fallback runs) and the place calibration
+    observes both operands."""
+
+    def __init__(self, kind: str = "matmul") -> None:
+        super().__init__()
+        self.kind = kind
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return torch.bmm(a, b) if self.kind == "bmm" else torch.matmul(a, b)
+
+    def extra_repr(self) -> str:
+        return self.kind
+
+
+class QuantMatmul(nn.Module):
+    """a @ b on lpot.kernels.qmatmul: a quantized to u8 (asym), b to s8
+    (symmetric, zero point 0; 7-bit like the weights on CPUs without VNNI, so
+    oneDNN's int8 path stays exact without the activation split), each with
+    a calibrated scale; int32 products, float32 out.
+    A b whose last two dims are transposed in memory (K^T of attention) is
+    handed to the kernel as (..., N, K) with transpose_b, without a copy of
+    the transposed layout. Operands with fewer than 2 dims run in float."""
+
+    def __init__(self, a_scale: float, a_zp: int, b_scale: float, b_zp: int,
+                 kind: str = "matmul", b_bits: Optional[int] = None) -> None:
+        super().__init__()
+        self.kind = kind
+        # 7: b saturates at +-64 (values beyond the calibrated range would
+        # otherwise push the kernel onto its 4x slower activation split)
+        self.b_bits = int(b_bits or weight_bits())
+        self.register_buffer("a_scale", torch.tensor(float(a_scale), dtype=torch.float32))
+        self.register_buffer("a_zp", torch.tensor(int(a_zp), dtype=torch.int32))
+        self.register_buffer("b_scale", torch.tensor(float(b_scale), dtype=torch.float32))
+        self.register_buffer("b_zp", torch.tensor(int(b_zp), dtype=torch.int32))
+
+    @classmethod
+    def from_float(cls, mod: Matmul, a_qparams: Tuple[float, int],
+                   b_qparams: Tuple[float, int], bits: Optional[int] = None) -> "QuantMatmul":
+        return cls(a_qparams[0], a_qparams[1], b_qparams[0], b_qparams[1],
+                   getattr(mod, "kind", "matmul"), bits)
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        if a.dim() < 2 or b.dim() < 2:
+            return torch.matmul(a, b)
+        a, b = _broadcast_pair(a.detach(), b.detach())
+        trans = b.stride(-1) != 1 and b.stride(-2) == 1   # b = x.transpose(-1, -2)
+        bn = _np(b.transpose(-1, -2) if trans else b)
+        aq = calib.quantize(_np(a), float(self.a_scale), int(self.a_zp), dtype="uint8")
+        bq = calib.quantize(bn, float(self.b_scale), int(self.b_zp), dtype="int8")
+        if self.b_bits == 7:
+            np.clip(bq, -64, 64, out=bq)
+        y = kernels.qmatmul(aq, bq, float(self.a_scale), int(self.a_zp), float(self.b_scale),
+                            int(self.b_zp), transpose_b=trans)
+        return torch.from_numpy(y)
+
+    def extra_repr(self) -> str:
+        return (f"{self.kind}, a=({float(self.a_scale):.4g}, {int(self.a_zp)}), "
+                f"b=({float(self.b_scale):.4g}, {int(self.b_zp)}, {self.b_bits}-bit), u8 x s8 -> f32")
+
+
+# ---- weight-only embeddings ---------------------------------------------------------
+
+def _quant_rows(w: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric int8 per row (full 8 bits: a gather + scale, no u8 x s8
+    product, so the 7-bit rule of the matmul kernels does not apply)."""
+    wn = _np(w)
+    s, _ = weight_qparams(wn, True, 8)
+    return torch.from_numpy(_quant_weight(wn, s)), torch.from_numpy(s)
+
+
+class _QuantTable(nn.Module):
+    _float_cls: type = nn.Embedding
+
+    @classmethod
+    def supported(cls, emb: nn.Module) -> bool:
+        return isinstance(emb, cls._float_cls) and emb.max_norm is None
+
+    @classmethod
+    def _table_of(cls, emb: nn.Module) -> Tuple[torch.Tensor, torch.Tensor]:
+        if not cls.supported(emb):
+            raise ValueError(f"unsupported {type(emb).__name__} for lpot (max_norm renormalizes "
+                             f"rows at lookup): {emb}")
+        return _quant_rows(emb.weight)
+
+    def __init__(self, weight_q: torch.Tensor, w_scales: torch.Tensor,
+                 padding_idx: Optional[int]) -> None:
+        super().__init__()
+        self.register_buffer("weight_q", weight_q.to(torch.int8).contiguous())
+        self.register_buffer("w_scales", w_scales.to(torch.float32).reshape(-1).contiguous())
+        self.padding_idx = padding_idx
+
+    def _load_from_state_dict(self, state_dict: Any, prefix: str, *args: Any, **kwargs: Any) -> None:
+        for name in ("weight_q", "w_scales"):
+            k = prefix + name
+            if k in state_dict and getattr(self, name).shape != state_dict[k].shape:
+                setattr(self, name, torch.empty_like(state_dict[k]))
+        nn.Module._load_from_state_dict(self, state_dict, prefix, *args, **kwargs)
+
+    def _idx(self, idx: torch.Tensor) -> np.ndarray:
+        return idx.detach().to(torch.int64).contiguous().numpy()
+
+    def extra_repr(self) -> str:
+        return (f"{tuple(self.weight_q.shape)}, int8 weight-only (per-row scales)"
+                f"{', padding_idx=%d' % self.padding_idx if self.padding_idx is not None else ''}")
+
+
+class QuantEmbedding(_QuantTable):
+    """nn.Embedding with an int8 table; output float32."""
+
+    _float_cls = nn.Embedding
+
+    @classmethod
+    def from_float(cls, emb: nn.Embedding) -> "QuantEmbedding":
+        q, s = cls._table_of(emb)
+        return cls(q, s, emb.padding_idx)
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(kernels.qembedding(self.weight_q.numpy(), self.w_scales.numpy(),
+                                                   self._idx(idx)))
+
+
+class QuantEmbeddingBag(_QuantTable):
+    """nn.EmbeddingBag (sum / mean / max, offsets or 2-D input,
+    per_sample_weights with sum, padding_idx excluded) with an int8 table."""
+
+    def __init__(self, weight_q: torch.Tensor, w_scales: torch.Tensor, padding_idx: Optional[int],
+                 mode: str = "mean", include_last_offset: bool = False) -> None:
+        super().__init__(weight_q, w_scales, padding_idx)
+        self.mode = mode
+        self.include_last_offset = bool(include_last_offset)
+
+    _float_cls = nn.EmbeddingBag
+
+    @classmethod
+    def from_float(cls, emb: nn.EmbeddingBag) -> "QuantEmbeddingBag":
+        q, s = cls._table_of(emb)
+        return cls(q, s, emb.padding_idx, emb.mode, emb.include_last_offset)
+
+    def forward(self, idx: torch.Tensor, offsets: Optional[torch.Tensor] = None,
+                per_sample_weights: Optional[torch.Tensor] = None) -> torch.Tensor:
+        if idx.dim() == 2:
+            if offsets is not None:
+                raise ValueError("offsets must be None for a 2-D input")
+            offs = torch.arange(0, idx.numel() + 1, max(int(idx.shape[1]), 1))
+            if int(idx.shape[1]) == 0:
+                offs = torch.zeros(int(idx.shape[0]) + 1, dtype=torch.int64)
+        else:
+            if offsets is None:
+                raise ValueError("offsets is required for a 1-D input")
+            offs = offsets.to(torch.int64)
+            if not self.include_last_offset:
+                offs = torch.cat([offs, torch.tensor([idx.numel()])])
+        psw = None if per_sample_weights is None else _np(per_sample_weights.reshape(-1))
+        return torch.from_numpy(kernels.qembedding_bag(
+            self.weight_q.numpy(), self.w_scales.numpy(), self._idx(idx.reshape(-1)),
+            offs.contiguous().numpy(), psw, -1 if self.padding_idx is None else self.padding_idx,
+            self.mode))
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", mode={self.mode}"

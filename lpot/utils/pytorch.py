@@ -26,7 +26,7 @@ def load(path: str, fp32_model: nn.Module) -> Any:
             raise ModelError(f"lpot.utils.pytorch.load: missing {p}")
     with open(cfg_path) as f:
         meta = json.load(f)
-    fused, traced, err, _ = pt.prepare(fp32_model)
+    fused, traced, err, _ = pt.prepare(fp32_model, meta.get("input_names"))
     if traced != meta["traced"]:
         raise ModelError(f"the model was saved with traced={meta['traced']} but traces "
                          f"{'fine' if traced else 'with an error: ' + err} now")
