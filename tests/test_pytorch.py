@@ -168,6 +168,28 @@ def test_static_ptq_digits_report_and_accuracy(digits):
     assert q.model(torch.from_numpy(xte[:3])).shape == (3, 10)
 
 
+@pytest.mark.parametrize("algo", ["kl", "percentile", "mse"])
+def test_static_ptq_activation_algorithms(digits, algo):
+    """Every activation algorithm of the capability (YAML minmax|kl, plus
+    percentile and mse) calibrates through its C observer: accuracy holds and
+    no scale exceeds minmax's (kl and mse clip some)."""
+    m, (xtr, ytr, xte, yte) = digits
+    acc = _acc_fn(xte, yte)
+    a = PyTorchAdaptor("pytorch", m, None, calib_dataloader=_calib(xtr, ytr), eval_func=acc)
+    cfg = a.default_tune_cfg()
+    for c in cfg["op"].values():
+        assert algo in a.query_capability()[0]["activation"]["algorithm"]
+        c["activation"]["algorithm"] = algo
+    q, qm = a.quantize(cfg), a.quantize(a.default_tune_cfg())
+    assert a.evaluate(q) >= acc(m) - 0.03
+    names = ["conv1", "conv2", "fc1", "fc2"]
+    scales = [float(q.model.get_submodule(n).x_scale) for n in names]
+    minmax = [float(qm.model.get_submodule(n).x_scale) for n in names]
+    assert all(s <= mm * (1 + 1e-6) for s, mm in zip(scales, minmax))
+    if algo != "percentile":  # 99.999% of a few thousand values clips nothing
+        assert scales != minmax
+
+
 def test_fp32_fallback_keeps_original_module(digits):
     m, (xtr, ytr, xte, yte) = digits
     a = PyTorchAdaptor("pytorch", m, None, calib_dataloader=_calib(xtr, ytr))

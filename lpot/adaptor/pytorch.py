@@ -53,7 +53,7 @@ CAPABILITY: Dict[str, Dict[str, Dict[str, Any]]] = {
         "weight": {"dtype": ["int8", "fp32"], "scheme": ["sym"],
                    "granularity": ["per_channel", "per_tensor"], "algorithm": ["minmax"]},
         "activation": {"dtype": ["uint8", "fp32"], "scheme": ["asym"],
-                       "granularity": ["per_tensor"], "algorithm": ["minmax", "kl"]},
+                       "granularity": ["per_tensor"], "algorithm": ["minmax", "kl", "percentile", "mse"]},
     },
     "dynamic": {
         "weight": {"dtype": ["int8", "fp32"], "scheme": ["sym"],
@@ -74,7 +74,7 @@ CAPABILITY_BY_TYPE: Dict[str, Dict[str, Any]] = {
     "EmbeddingBag": _WEIGHT_ONLY,
     "Matmul": {"weight": None,
                "activation": {"dtype": ["uint8", "fp32"], "scheme": ["asym"],
-                              "granularity": ["per_tensor"], "algorithm": ["minmax", "kl"]}},
+                              "granularity": ["per_tensor"], "algorithm": ["minmax", "kl", "percentile", "mse"]}},
 }
 QUANTIZABLE = {"static": ("Linear", "Conv2d", "Conv1d", "Embedding", "EmbeddingBag", "Matmul"),
                "dynamic": ("Linear", "LSTM", "GRU", "Embedding", "EmbeddingBag"),
