@@ -5,9 +5,10 @@ calibration data.
 
 Models (built here, random weights except the digits CNN): digits CNN
 (trained, real accuracy), ResNet-18, ResNet-50 (224x224), BERT-base-shaped
-encoder (12 layers, hidden 768, seq 128) as exported (bert) and after ONNX
-Runtime's transformer optimizer (bertopt: com.microsoft Attention,
-EmbedLayerNormalization, ... -> QAttention/QEmbedLayerNormalization dynamic). Each quantization runs in its own
+transformers BertForSequenceClassification (12 layers, hidden 768, seq 128)
+as exported (bert) and after ONNX Runtime's transformer optimizer (bertopt:
+com.microsoft Attention, EmbedLayerNormalization, ... -> QAttention and
+QEmbedLayerNormalization, dynamic). Each quantization runs in its own
 subprocess: calibration+quantization seconds and peak RSS (ru_maxrss) of
 that process above what loading the model took. Fidelity: top-1 agreement
 and output SQNR vs fp32 on held-out random inputs (digits: test accuracy).

@@ -372,6 +372,7 @@ def test_save_large_model_uses_external_data(tmp_path, monkeypatch):
 
 def test_tiny_bert_static_and_dynamic():
     pytest.importorskip("torch")
+    pytest.importorskip("transformers")
     from fixtures.onnx_models import bert_encoder, bert_inputs
     m = onnx.load_from_string(bert_encoder(layers=1, hidden=32, heads=2, inter=64, vocab=100, seq=16))
     feeds = [bert_inputs(4, seq=16, vocab=100, seed=s) for s in range(3)]
@@ -391,6 +392,7 @@ def test_tiny_bert_static_and_dynamic():
 @pytest.fixture(scope="module")
 def fused_bert():
     pytest.importorskip("torch")
+    pytest.importorskip("transformers")
     from fixtures.onnx_models import bert_fused, bert_inputs
     m = onnx.load_from_string(bert_fused(layers=2, hidden=64, heads=4, inter=128, vocab=600, seq=16))
     feeds = [bert_inputs(4, seq=16, vocab=600, seed=s) for s in range(2)]
