@@ -17,6 +17,8 @@ const lpot_kernels_t lpot_kernels_ref = {
     .quant_isa = "scalar",
     .qgemv_s8 = lpot_qgemv_s8_ref,
     .qgemv_s8_isa = "scalar",
+    .qgemm_u8s8 = lpot_qgemm_u8s8_ref,
+    .qgemm_u8s8_isa = "scalar",
 };
 
 #if defined(__x86_64__)
@@ -43,6 +45,8 @@ lpot_kernels_t lpot_kernels = {
     .quant_isa = "scalar",
     .qgemv_s8 = lpot_qgemv_s8_ref,
     .qgemv_s8_isa = "scalar",
+    .qgemm_u8s8 = lpot_qgemm_u8s8_ref,
+    .qgemm_u8s8_isa = "scalar",
 };
 
 void lpot_dispatch_init(const lpot_cpu_info_t *info)
@@ -67,6 +71,8 @@ void lpot_dispatch_init(const lpot_cpu_info_t *info)
     if (info->used[LPOT_CPU_AVX2]) {
         lpot_kernels.qgemv_s8 = lpot_qgemv_s8_avx2;
         lpot_kernels.qgemv_s8_isa = "avx2";
+        lpot_kernels.qgemm_u8s8 = lpot_qgemm_u8s8_avx2;
+        lpot_kernels.qgemm_u8s8_isa = "avx2";
     }
 #else
     (void)info;

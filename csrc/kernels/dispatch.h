@@ -76,6 +76,16 @@ typedef void (*lpot_qgemv_s8_fn)(const int32_t *xpairs, int64_t m, int64_t kp,
                                  const int8_t *wpack, int64_t nblocks, int32_t *acc,
                                  int64_t ldacc);
 
+/* lpot's own int8 convolution GEMM tile kernel (qconv_gemm_ref.c):
+ * c[r][16*blk + j] (+= when accum) sum_p pairs of a[r][4p..4p+3] (u8) times
+ * the packed s8 weights, each adjacent pair of products added with int16
+ * saturation (vpmaddubsw), for r < m and blk < nblocks. a: row r at
+ * a + r * lda, 4*k4 bytes; b: packed by lpot_qgemm_u8s8_pack, block blk at
+ * b + blk * ldb (32-byte aligned); c: row r at c + r * ldc. */
+typedef void (*lpot_qgemm_u8s8_fn)(const uint8_t *a, int64_t lda, int64_t m, const int8_t *b,
+                                   int64_t ldb, int64_t nblocks, int64_t k4, int32_t *c,
+                                   int64_t ldc, int accum);
+
 typedef struct {
     lpot_minmax_f32_fn minmax_f32;
     const char *minmax_f32_isa;
@@ -89,6 +99,8 @@ typedef struct {
     const char *quant_isa;
     lpot_qgemv_s8_fn qgemv_s8;
     const char *qgemv_s8_isa;
+    lpot_qgemm_u8s8_fn qgemm_u8s8;
+    const char *qgemm_u8s8_isa;
 } lpot_kernels_t;
 
 extern lpot_kernels_t lpot_kernels;           /* what runs */
@@ -133,5 +145,16 @@ void lpot_qgemv_s8_ref(const int32_t *xpairs, int64_t m, int64_t kp, const int8_
                        int64_t nblocks, int32_t *acc, int64_t ldacc);
 void lpot_qgemv_s8_avx2(const int32_t *xpairs, int64_t m, int64_t kp, const int8_t *wpack,
                         int64_t nblocks, int32_t *acc, int64_t ldacc);
+/* Pack w (n x k row-major s8) for qgemm_u8s8: nblocks blocks of k4 x 16
+ * channels x 4 bytes (64-byte aligned, zero-padded; free()); NULL when out
+ * of memory. */
+int8_t *lpot_qgemm_u8s8_pack(const int8_t *w, int64_t n, int64_t k, int64_t *nblocks,
+                             int64_t *k4);
+void lpot_qgemm_u8s8_ref(const uint8_t *a, int64_t lda, int64_t m, const int8_t *b,
+                         int64_t ldb, int64_t nblocks, int64_t k4, int32_t *c, int64_t ldc,
+                         int accum);
+void lpot_qgemm_u8s8_avx2(const uint8_t *a, int64_t lda, int64_t m, const int8_t *b,
+                          int64_t ldb, int64_t nblocks, int64_t k4, int32_t *c, int64_t ldc,
+                          int accum);
 
 #endif

@@ -1,0 +1,90 @@
+/* AVX2 u8 x s8 tile kernel of lpot's own int8 convolution GEMM (see
+ * qconv_gemm_ref.c for the contract): tiles of 4 rows x 16 channels, eight
+ * int32 accumulators, each step one broadcast of 4 activation bytes per row
+ * against 64 packed weight bytes: vpmaddubsw (pairs, int16) then vpmaddwd
+ * with ones (int32). The two multiply pipes of a core bound it at 32
+ * multiply-adds per cycle. */
+#include <string.h>
+
+#include "dispatch.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define LPOT_QG_STEP(row, x0, x1)                                                          \
+    do {                                                                                   \
+        int32_t v_;                                                                        \
+        memcpy(&v_, (row) + 4 * p, 4);                                                     \
+        const __m256i x_ = _mm256_set1_epi32(v_);                                          \
+        x0 = _mm256_add_epi32(x0, _mm256_madd_epi16(_mm256_maddubs_epi16(x_, b0), ones));  \
+        x1 = _mm256_add_epi32(x1, _mm256_madd_epi16(_mm256_maddubs_epi16(x_, b1), ones));  \
+    } while (0)
+
+#define LPOT_QG_LOAD(ptr) _mm256_loadu_si256((const __m256i *)(ptr))
+#define LPOT_QG_STORE(ptr, v) _mm256_storeu_si256((__m256i *)(ptr), v)
+
+__attribute__((target("avx2"))) static void tile4(const uint8_t *a, int64_t lda, const int8_t *b,
+                                                  int64_t k4, int32_t *c, int64_t ldc, int accum)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00,
+            c21 = c00, c30 = c00, c31 = c00;
+    if (accum) {
+        c00 = LPOT_QG_LOAD(c), c01 = LPOT_QG_LOAD(c + 8);
+        c10 = LPOT_QG_LOAD(c + ldc), c11 = LPOT_QG_LOAD(c + ldc + 8);
+        c20 = LPOT_QG_LOAD(c + 2 * ldc), c21 = LPOT_QG_LOAD(c + 2 * ldc + 8);
+        c30 = LPOT_QG_LOAD(c + 3 * ldc), c31 = LPOT_QG_LOAD(c + 3 * ldc + 8);
+    }
+    const uint8_t *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda;
+    for (int64_t p = 0; p < k4; p++) {
+        const __m256i b0 = _mm256_load_si256((const __m256i *)(b + p * 64));
+        const __m256i b1 = _mm256_load_si256((const __m256i *)(b + p * 64 + 32));
+        LPOT_QG_STEP(a0, c00, c01);
+        LPOT_QG_STEP(a1, c10, c11);
+        LPOT_QG_STEP(a2, c20, c21);
+        LPOT_QG_STEP(a3, c30, c31);
+    }
+    LPOT_QG_STORE(c, c00), LPOT_QG_STORE(c + 8, c01);
+    LPOT_QG_STORE(c + ldc, c10), LPOT_QG_STORE(c + ldc + 8, c11);
+    LPOT_QG_STORE(c + 2 * ldc, c20), LPOT_QG_STORE(c + 2 * ldc + 8, c21);
+    LPOT_QG_STORE(c + 3 * ldc, c30), LPOT_QG_STORE(c + 3 * ldc + 8, c31);
+}
+
+__attribute__((target("avx2"))) static void tile1(const uint8_t *a, const int8_t *b, int64_t k4,
+                                                  int32_t *c, int accum)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i c00 = _mm256_setzero_si256(), c01 = c00;
+    if (accum)
+        c00 = LPOT_QG_LOAD(c), c01 = LPOT_QG_LOAD(c + 8);
+    for (int64_t p = 0; p < k4; p++) {
+        const __m256i b0 = _mm256_load_si256((const __m256i *)(b + p * 64));
+        const __m256i b1 = _mm256_load_si256((const __m256i *)(b + p * 64 + 32));
+        LPOT_QG_STEP(a, c00, c01);
+    }
+    LPOT_QG_STORE(c, c00), LPOT_QG_STORE(c + 8, c01);
+}
+
+void lpot_qgemm_u8s8_avx2(const uint8_t *a, int64_t lda, int64_t m, const int8_t *b,
+                          int64_t ldb, int64_t nblocks, int64_t k4, int32_t *c, int64_t ldc,
+                          int accum)
+{
+    /* Block by block, so a block's weights stay in L1 across the rows. */
+    for (int64_t blk = 0; blk < nblocks; blk++) {
+        const int8_t *bb = b + blk * ldb;
+        int64_t r = 0;
+        for (; r + 4 <= m; r += 4)
+            tile4(a + r * lda, lda, bb, k4, c + r * ldc + blk * 16, ldc, accum);
+        for (; r < m; r++)
+            tile1(a + r * lda, bb, k4, c + r * ldc + blk * 16, accum);
+    }
+}
+
+#else
+void lpot_qgemm_u8s8_avx2(const uint8_t *a, int64_t lda, int64_t m, const int8_t *b,
+                          int64_t ldb, int64_t nblocks, int64_t k4, int32_t *c, int64_t ldc,
+                          int accum)
+{
+    lpot_qgemm_u8s8_ref(a, lda, m, b, ldb, nblocks, k4, c, ldc, accum);
+}
+#endif
