@@ -103,8 +103,10 @@ static int parse_impl(lpot_state *st, const char *s, lpot_impl_pref_t *p)
         *p = LPOT_IMPL_REF;
     else if (strcmp(s, "onednn") == 0)
         *p = LPOT_IMPL_ONEDNN;
+    else if (strcmp(s, "own") == 0)
+        *p = LPOT_IMPL_OWN;
     else {
-        lpot_raise(st, LPOT_ERR_KERNEL, "impl: expected 'auto', 'onednn' or 'ref', got '%s'", s);
+        lpot_raise(st, LPOT_ERR_KERNEL, "impl: expected 'auto', 'onednn', 'own' or 'ref', got '%s'", s);
         return -1;
     }
     return 0;
