@@ -587,6 +587,28 @@ static lpot_status_t conv_raw(void *ctx, const uint8_t *x, int32_t zp, int32_t *
     return lpot_qconv_run(r->c, x, r->n, r->h, r->w, r->layout, &raw, acc, r->pref, impl);
 }
 
+/* oneDNN 3.2's int8 convolutions without VNNI scale the weights by 1/2 (with
+ * rounding) for s8 activations, to keep vpmaddubsw from saturating: not
+ * exact, even for 7-bit weights (found by test_kernels_conv_gemm.py). So
+ * s8 activations go to oneDNN as u8: x + 128 with the zero point + 128. */
+static lpot_status_t conv_s8_as_u8(lpot_qconv_t *c, const void *x, int64_t n, int64_t h,
+                                   int64_t w, lpot_layout_t layout, const lpot_qparams_t *qp,
+                                   void *y, lpot_impl_pref_t pref, const char **impl)
+{
+    const size_t nx = (size_t)(n * c->g.ic * h * w);
+    uint8_t *xu = malloc(nx + 1);
+    if (xu == NULL)
+        return lpot_set_error(LPOT_ERR_NOMEM, "u8 copy of %zu activations", nx);
+    for (size_t i = 0; i < nx; i++)
+        xu[i] = ((const uint8_t *)x)[i] ^ 0x80;
+    lpot_qparams_t qu = *qp;
+    qu.src_dt = LPOT_DT_U8;
+    qu.src_zp += 128;
+    lpot_status_t st = lpot_qconv_run(c, xu, n, h, w, layout, &qu, y, pref, impl);
+    free(xu);
+    return st;
+}
+
 lpot_status_t lpot_qconv_run(lpot_qconv_t *c, const void *x, int64_t n, int64_t h, int64_t w,
                              lpot_layout_t layout, const lpot_qparams_t *qp, void *y,
                              lpot_impl_pref_t pref, const char **impl)
@@ -612,6 +634,8 @@ lpot_status_t lpot_qconv_run(lpot_qconv_t *c, const void *x, int64_t n, int64_t 
         st = gemm_weights(c);
         return st == LPOT_OK ? conv_gemm_run(c, x, n, h, w, oh, ow, layout, qp, y, impl) : st;
     }
+    if (qp->src_dt == LPOT_DT_S8 && !lpot_qk_exact_isa())
+        return conv_s8_as_u8(c, x, n, h, w, layout, qp, y, pref, impl);
     if (!c->w7 && !lpot_qk_exact_isa() && !lpot_qk_src_fits7(x, qp->src_dt, nx)) {
         int32_t *acc = NULL;
         conv_raw_ctx ctx = {c, n, h, w, layout, pref};
