@@ -309,8 +309,8 @@ static lpot_status_t conv_gemm(const lpot_qconv_t *c, const uint8_t *x, int64_t 
     const int direct = g->kh == 1 && g->kw == 1 && g->stride[0] == 1 && g->stride[1] == 1 &&
                        !conv_padded(g) && !flip && g->ic % 4 == 0;
     const size_t ys = lpot_dtype_size(qp->dst_dt);
-    int64_t mc = LPOT_CONV_A_BYTES / kpad / 4 * 4;
-    mc = mc < 16 ? 16 : mc > 512 ? 512 : mc;
+    int64_t mc = LPOT_CONV_A_BYTES / kpad / 6 * 6; /* whole 6-row tiles */
+    mc = mc < 18 ? 18 : mc > 516 ? 516 : mc;
     mc = mc > m ? m : mc;
     const int64_t nmc = (m + mc - 1) / mc;
     int64_t ngr = 1;

