@@ -44,9 +44,9 @@ with smaller K stay on oneDNN (measured faster there); grouped/depthwise
 convolutions too. NHWC is the fast layout: NCHW input is transposed to NHWC
 and the output back on every call (oneDNN's reorder primitives are cached
 with the convolution, but they still run per call); lpot.nn's QuantConv2d
-calls it in NHWC (channels_last memory: no copy between int8 ops). s8 activations are passed to oneDNN's convolutions as
-u8 (x + 128): oneDNN without VNNI halves the weights for s8 input, which is
-not exact.
+calls it in NHWC (channels_last memory: no copy between int8 ops). s8
+activations are passed to oneDNN's convolutions as u8 (x + 128): oneDNN
+without VNNI halves the weights for s8 input, which is not exact.
 
 On CPUs without VNNI/AMX, oneDNN's int8 kernels add pairs of u8*s8 products
 with int16 saturation; lpot keeps results exact: when the weights are 7-bit
