@@ -906,20 +906,24 @@ cleanup:
 }
 
 PyDoc_STRVAR(qgemm_u8s8_doc,
-"_qgemm_u8s8(a, w, impl='dispatch') -> int32 (m, n)\n\n"
+"_qgemm_u8s8(a, w, impl='dispatch', add=None) -> int32 (m, n)\n\n"
 "Raw int32 sums of lpot's own convolution GEMM tile kernel for u8 a (m, k)\n"
 "and int8 w (n, k), pairs of products added with int16 saturation as\n"
-"vpmaddubsw does; K runs in two passes (the second accumulating) when k > 4.\n"
-"impl='ref' forces the scalar reference. Tests.");
+"vpmaddubsw does; K runs in two passes (the second accumulating) when k > 4;\n"
+"add: n int32 added to every row by the last pass. impl='ref' forces the\n"
+"scalar reference. Tests.");
 
 static PyObject *qgemm_u8s8(PyObject *module, PyObject *args, PyObject *kwargs)
 {
-    static char *kwlist[] = {"a", "w", "impl", NULL};
+    static char *kwlist[] = {"a", "w", "impl", "add", NULL};
     lpot_state *st = state_of_module(module);
-    PyObject *aobj, *wobj, *res = NULL;
+    PyObject *aobj, *wobj, *addobj = Py_None, *res = NULL;
     const char *impl = "dispatch";
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|s:_qgemm_u8s8", kwlist, &aobj, &wobj, &impl))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|sO:_qgemm_u8s8", kwlist, &aobj, &wobj, &impl,
+                                     &addobj))
         return NULL;
+    PyArrayObject *add = NULL;
+    int32_t *cadd = NULL;
     lpot_qgemm_u8s8_fn fn = strcmp(impl, "ref") == 0 ? lpot_kernels_ref.qgemm_u8s8 : lpot_kernels.qgemm_u8s8;
     lpot_dtype_t adt;
     PyArrayObject *a = NULL, *w = NULL, *y = NULL;
@@ -935,6 +939,21 @@ static PyObject *qgemm_u8s8(PyObject *module, PyObject *args, PyObject *kwargs)
     }
     int64_t nb, k4;
     wp = lpot_qgemm_u8s8_pack(PyArray_DATA(w), n, k, &nb, &k4);
+    if (addobj != Py_None) {
+        add = (PyArrayObject *)PyArray_FROMANY(addobj, NPY_INT32, 1, 1, NPY_ARRAY_IN_ARRAY);
+        if (add == NULL)
+            goto cleanup;
+        if (PyArray_DIM(add, 0) != n) {
+            lpot_raise(st, LPOT_ERR_KERNEL, "add: expected %zd values", (Py_ssize_t)n);
+            goto cleanup;
+        }
+        cadd = calloc((size_t)(nb * 16), sizeof(int32_t));
+        if (cadd == NULL) {
+            PyErr_NoMemory();
+            goto cleanup;
+        }
+        memcpy(cadd, PyArray_DATA(add), sizeof(int32_t) * (size_t)n);
+    }
     ap = calloc((size_t)(m * k4 * 4) + 1, 1);
     acc = malloc(sizeof(int32_t) * (size_t)(m * nb * 16) + 1);
     npy_intp dims[2] = {m, n};
@@ -948,9 +967,9 @@ static PyObject *qgemm_u8s8(PyObject *module, PyObject *args, PyObject *kwargs)
     for (npy_intp i = 0; i < m; i++)
         memcpy(ap + i * k4 * 4, (const uint8_t *)PyArray_DATA(a) + i * k, (size_t)k);
     const int64_t half = k4 / 2;
-    fn(ap, k4 * 4, m, wp, k4 * 64, nb, half > 0 ? half : k4, acc, nb * 16, 0);
+    fn(ap, k4 * 4, m, wp, k4 * 64, nb, half > 0 ? half : k4, acc, nb * 16, 0, half > 0 ? NULL : cadd);
     if (half > 0)
-        fn(ap + half * 4, k4 * 4, m, wp + half * 64, k4 * 64, nb, k4 - half, acc, nb * 16, 1);
+        fn(ap + half * 4, k4 * 4, m, wp + half * 64, k4 * 64, nb, k4 - half, acc, nb * 16, 1, cadd);
     for (npy_intp i = 0; i < m; i++)
         memcpy((int32_t *)PyArray_DATA(y) + i * n, acc + i * nb * 16, sizeof(int32_t) * (size_t)n);
     res = (PyObject *)y;
@@ -959,6 +978,8 @@ cleanup:
     free(wp);
     free(ap);
     free(acc);
+    free(cadd);
+    Py_XDECREF(add);
     Py_XDECREF(a);
     Py_XDECREF(w);
     Py_XDECREF(y);

@@ -67,6 +67,9 @@ def test_tile_kernel_vector_vs_ref(k):
         want = a.astype(np.int64) @ w.astype(np.int64).T
         np.testing.assert_array_equal(lpot._engine._qgemm_u8s8(a, w, impl="ref"), want)
         np.testing.assert_array_equal(lpot._engine._qgemm_u8s8(a, w), want)
+        add = RNG.integers(-100000, 100000, n, dtype=np.int32)
+        for impl in ("ref", "dispatch"):
+            np.testing.assert_array_equal(lpot._engine._qgemm_u8s8(a, w, impl=impl, add=add), want + add)
         w8 = RNG.integers(-128, 128, (n, k), dtype=np.int8)
         np.testing.assert_array_equal(lpot._engine._qgemm_u8s8(a, w8),
                                       lpot._engine._qgemm_u8s8(a, w8, impl="ref"))

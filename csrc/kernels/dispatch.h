@@ -81,10 +81,12 @@ typedef void (*lpot_qgemv_s8_fn)(const int32_t *xpairs, int64_t m, int64_t kp,
  * the packed s8 weights, each adjacent pair of products added with int16
  * saturation (vpmaddubsw), for r < m and blk < nblocks. a: row r at
  * a + r * lda, 4*k4 bytes; b: packed by lpot_qgemm_u8s8_pack, block blk at
- * b + blk * ldb (32-byte aligned); c: row r at c + r * ldc. */
+ * b + blk * ldb (32-byte aligned); c: row r at c + r * ldc. cadd: NULL or
+ * 16 * nblocks int32 added to every row at the end (the zero-point
+ * correction, on the last K pass). */
 typedef void (*lpot_qgemm_u8s8_fn)(const uint8_t *a, int64_t lda, int64_t m, const int8_t *b,
                                    int64_t ldb, int64_t nblocks, int64_t k4, int32_t *c,
-                                   int64_t ldc, int accum);
+                                   int64_t ldc, int accum, const int32_t *cadd);
 
 typedef struct {
     lpot_minmax_f32_fn minmax_f32;
@@ -152,9 +154,9 @@ int8_t *lpot_qgemm_u8s8_pack(const int8_t *w, int64_t n, int64_t k, int64_t *nbl
                              int64_t *k4);
 void lpot_qgemm_u8s8_ref(const uint8_t *a, int64_t lda, int64_t m, const int8_t *b,
                          int64_t ldb, int64_t nblocks, int64_t k4, int32_t *c, int64_t ldc,
-                         int accum);
+                         int accum, const int32_t *cadd);
 void lpot_qgemm_u8s8_avx2(const uint8_t *a, int64_t lda, int64_t m, const int8_t *b,
                           int64_t ldb, int64_t nblocks, int64_t k4, int32_t *c, int64_t ldc,
-                          int accum);
+                          int accum, const int32_t *cadd);
 
 #endif

@@ -319,6 +319,12 @@ static lpot_status_t conv_gemm(const lpot_qconv_t *c, const uint8_t *x, int64_t 
     ngr = ngr > nb ? nb : ngr;
     const int64_t bpg = (nb + ngr - 1) / ngr, ntask = nmc * ((nb + bpg - 1) / bpg);
     const int64_t ngroups = (nb + bpg - 1) / bpg;
+    /* -zp * (channel weight sum), added by the kernel on the last K pass */
+    int32_t *zpw = calloc((size_t)(nb * 16), sizeof(int32_t));
+    if (zpw == NULL)
+        return lpot_set_error(LPOT_ERR_NOMEM, "zero-point correction");
+    for (int64_t j = 0; j < oc; j++)
+        zpw[j] = -zp * c->wsum[j];
     atomic_int failed = 0;
 #pragma omp parallel num_threads(nt)
     {
@@ -343,11 +349,9 @@ static lpot_status_t conv_gemm(const lpot_qconv_t *c, const uint8_t *x, int64_t 
             for (int64_t k0 = 0; k0 < kpad; k0 += LPOT_CONV_KC) {
                 const int64_t kc = kpad - k0 < LPOT_CONV_KC ? kpad - k0 : LPOT_CONV_KC;
                 lpot_kernels.qgemm_u8s8(a + k0, lda, rows, c->gw + b0 * ldb + k0 * 16, ldb, nbk,
-                                        kc / 4, acc, ldc, k0 > 0);
+                                        kc / 4, acc, ldc, k0 > 0,
+                                        k0 + kc >= kpad ? zpw + oc0 : NULL);
             }
-            for (int64_t r = 0; r < rows; r++)
-                for (int64_t j = 0; j < noc; j++)
-                    acc[r * ldc + j] -= zp * c->wsum[oc0 + j];
             char *yo = (char *)y + (size_t)(r0 * oc + oc0) * ys;
             if (noc == oc && ldc == oc) {
                 lpot_qepilogue(acc, rows, oc, c->scales, c->n_scales, c->bias, qp, yo);
@@ -361,6 +365,7 @@ static lpot_status_t conv_gemm(const lpot_qconv_t *c, const uint8_t *x, int64_t 
         free(abuf);
         free(acc);
     }
+    free(zpw);
     if (atomic_load(&failed))
         return lpot_set_error(LPOT_ERR_NOMEM, "convolution work buffers");
     return LPOT_OK;

@@ -33,7 +33,7 @@ static int32_t sat16(int32_t v) { return v > 32767 ? 32767 : v < -32768 ? -32768
 
 void lpot_qgemm_u8s8_ref(const uint8_t *a, int64_t lda, int64_t m, const int8_t *b,
                          int64_t ldb, int64_t nblocks, int64_t k4, int32_t *c, int64_t ldc,
-                         int accum)
+                         int accum, const int32_t *cadd)
 {
     for (int64_t r = 0; r < m; r++)
         for (int64_t blk = 0; blk < nblocks; blk++)
@@ -44,6 +44,6 @@ void lpot_qgemm_u8s8_ref(const uint8_t *a, int64_t lda, int64_t m, const int8_t 
                     const int8_t *w = b + blk * ldb + p * 64 + j * 4;
                     s += sat16(x[0] * w[0] + x[1] * w[1]) + sat16(x[2] * w[2] + x[3] * w[3]);
                 }
-                c[r * ldc + blk * 16 + j] = s;
+                c[r * ldc + blk * 16 + j] = cadd ? s + cadd[blk * 16 + j] : s;
             }
 }

@@ -27,7 +27,8 @@
 #define LPOT_QG_STORE(ptr, v) _mm256_storeu_si256((__m256i *)(ptr), v)
 
 __attribute__((target("avx2"))) static void tile4(const uint8_t *a, int64_t lda, const int8_t *b,
-                                                  int64_t k4, int32_t *c, int64_t ldc, int accum)
+                                                  int64_t k4, int32_t *c, int64_t ldc, int accum,
+                                                  const int32_t *ca)
 {
     const __m256i ones = _mm256_set1_epi16(1);
     __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00,
@@ -46,6 +47,13 @@ __attribute__((target("avx2"))) static void tile4(const uint8_t *a, int64_t lda,
         LPOT_QG_STEP(a1, c10, c11);
         LPOT_QG_STEP(a2, c20, c21);
         LPOT_QG_STEP(a3, c30, c31);
+    }
+    if (ca) {
+        const __m256i e0 = LPOT_QG_LOAD(ca), e1 = LPOT_QG_LOAD(ca + 8);
+        c00 = _mm256_add_epi32(c00, e0), c01 = _mm256_add_epi32(c01, e1);
+        c10 = _mm256_add_epi32(c10, e0), c11 = _mm256_add_epi32(c11, e1);
+        c20 = _mm256_add_epi32(c20, e0), c21 = _mm256_add_epi32(c21, e1);
+        c30 = _mm256_add_epi32(c30, e0), c31 = _mm256_add_epi32(c31, e1);
     }
     LPOT_QG_STORE(c, c00), LPOT_QG_STORE(c + 8, c01);
     LPOT_QG_STORE(c + ldc, c10), LPOT_QG_STORE(c + ldc + 8, c11);
@@ -68,7 +76,8 @@ static const int16_t g_ones16[16] __attribute__((aligned(32))) = {1, 1, 1, 1, 1,
     } while (0)
 
 __attribute__((target("avx2"))) static void tile6(const uint8_t *a, int64_t lda, const int8_t *b,
-                                                  int64_t k4, int32_t *c, int64_t ldc, int accum)
+                                                  int64_t k4, int32_t *c, int64_t ldc, int accum,
+                                                  const int32_t *ca)
 {
     __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00,
             c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
@@ -92,6 +101,15 @@ __attribute__((target("avx2"))) static void tile6(const uint8_t *a, int64_t lda,
         LPOT_QG_STEP_M(a4, c40, c41);
         LPOT_QG_STEP_M(a5, c50, c51);
     }
+    if (ca) {
+        const __m256i e0 = LPOT_QG_LOAD(ca), e1 = LPOT_QG_LOAD(ca + 8);
+        c00 = _mm256_add_epi32(c00, e0), c01 = _mm256_add_epi32(c01, e1);
+        c10 = _mm256_add_epi32(c10, e0), c11 = _mm256_add_epi32(c11, e1);
+        c20 = _mm256_add_epi32(c20, e0), c21 = _mm256_add_epi32(c21, e1);
+        c30 = _mm256_add_epi32(c30, e0), c31 = _mm256_add_epi32(c31, e1);
+        c40 = _mm256_add_epi32(c40, e0), c41 = _mm256_add_epi32(c41, e1);
+        c50 = _mm256_add_epi32(c50, e0), c51 = _mm256_add_epi32(c51, e1);
+    }
     LPOT_QG_STORE(c, c00), LPOT_QG_STORE(c + 8, c01);
     LPOT_QG_STORE(c + ldc, c10), LPOT_QG_STORE(c + ldc + 8, c11);
     LPOT_QG_STORE(c + 2 * ldc, c20), LPOT_QG_STORE(c + 2 * ldc + 8, c21);
@@ -101,7 +119,7 @@ __attribute__((target("avx2"))) static void tile6(const uint8_t *a, int64_t lda,
 }
 
 __attribute__((target("avx2"))) static void tile1(const uint8_t *a, const int8_t *b, int64_t k4,
-                                                  int32_t *c, int accum)
+                                                  int32_t *c, int accum, const int32_t *ca)
 {
     const __m256i ones = _mm256_set1_epi16(1);
     __m256i c00 = _mm256_setzero_si256(), c01 = c00;
@@ -112,31 +130,34 @@ __attribute__((target("avx2"))) static void tile1(const uint8_t *a, const int8_t
         const __m256i b1 = _mm256_load_si256((const __m256i *)(b + p * 64 + 32));
         LPOT_QG_STEP(a, c00, c01);
     }
+    if (ca)
+        c00 = _mm256_add_epi32(c00, LPOT_QG_LOAD(ca)), c01 = _mm256_add_epi32(c01, LPOT_QG_LOAD(ca + 8));
     LPOT_QG_STORE(c, c00), LPOT_QG_STORE(c + 8, c01);
 }
 
 void lpot_qgemm_u8s8_avx2(const uint8_t *a, int64_t lda, int64_t m, const int8_t *b,
                           int64_t ldb, int64_t nblocks, int64_t k4, int32_t *c, int64_t ldc,
-                          int accum)
+                          int accum, const int32_t *cadd)
 {
     /* Block by block, so a block's weights stay in L1 across the rows. */
     for (int64_t blk = 0; blk < nblocks; blk++) {
         const int8_t *bb = b + blk * ldb;
+        const int32_t *ca = cadd ? cadd + blk * 16 : NULL;
         int64_t r = 0;
         for (; r + 6 <= m; r += 6)
-            tile6(a + r * lda, lda, bb, k4, c + r * ldc + blk * 16, ldc, accum);
+            tile6(a + r * lda, lda, bb, k4, c + r * ldc + blk * 16, ldc, accum, ca);
         for (; r + 4 <= m; r += 4)
-            tile4(a + r * lda, lda, bb, k4, c + r * ldc + blk * 16, ldc, accum);
+            tile4(a + r * lda, lda, bb, k4, c + r * ldc + blk * 16, ldc, accum, ca);
         for (; r < m; r++)
-            tile1(a + r * lda, bb, k4, c + r * ldc + blk * 16, accum);
+            tile1(a + r * lda, bb, k4, c + r * ldc + blk * 16, accum, ca);
     }
 }
 
 #else
 void lpot_qgemm_u8s8_avx2(const uint8_t *a, int64_t lda, int64_t m, const int8_t *b,
                           int64_t ldb, int64_t nblocks, int64_t k4, int32_t *c, int64_t ldc,
-                          int accum)
+                          int accum, const int32_t *cadd)
 {
-    lpot_qgemm_u8s8_ref(a, lda, m, b, ldb, nblocks, k4, c, ldc, accum);
+    lpot_qgemm_u8s8_ref(a, lda, m, b, ldb, nblocks, k4, c, ldc, accum, cadd);
 }
 #endif
