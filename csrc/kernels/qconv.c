@@ -312,7 +312,10 @@ static lpot_status_t conv_gemm(const lpot_qconv_t *c, const uint8_t *x, int64_t 
     int64_t mc = LPOT_CONV_A_BYTES / kpad / 6 * 6; /* whole 6-row tiles */
     mc = mc < 18 ? 18 : mc > 516 ? 516 : mc;
     mc = mc > m ? m : mc;
-    const int64_t nmc = (m + mc - 1) / mc;
+    int64_t nmc = (m + mc - 1) / mc;
+    mc = ((m + nmc - 1) / nmc + 5) / 6 * 6; /* even chunks, whole tiles */
+    mc = mc > m ? m : mc;
+    nmc = (m + mc - 1) / mc;
     int64_t ngr = 1;
     if (nt > 1 && nmc < 4 * nt)
         ngr = (4 * nt + nmc - 1) / nmc;
