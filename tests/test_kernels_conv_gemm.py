@@ -5,14 +5,12 @@ against the NumPy reference and oneDNN's path, and which path runs.
 Tolerances as in test_kernels.py: int32 exactly; float32 within 1e-5
 relative (1e-4 absolute); u8/s8 output within 1 of the float64 reference
 and of oneDNN's (a value on a rounding tie can round either way)."""
-import threading
-
 import numpy as np
 import pytest
 
 import lpot
 from lpot import kernels as K
-from kernels_ref import conv_acc, epilogue
+from kernels_ref import conv_acc, epilogue, run_in_threads
 
 RNG = np.random.default_rng(20261128)
 OWN = "lpot:conv_gemm_avx2"
@@ -244,21 +242,12 @@ def test_own_path_two_python_threads():
     p = K.PackedConv2d(w, np.float32(0.01), padding=1)
     xs = [acts((b, 128, 6, 6)) for b in (1, 2, 3)]
     wants = [conv_acc(x, 4, w, pad=(1, 1, 1, 1)) for x in xs]
-    errors = []
-
     def work(seed):
-        try:
-            for i in range(12):
-                j = (i + seed) % len(xs)
-                np.testing.assert_array_equal(K.qconv2d(xs[j], p, 1.0, 4, out_dtype="int32"), wants[j])
-        except Exception as e:  # noqa: BLE001 - reported below
-            errors.append(e)
+        for i in range(12):
+            j = (i + seed) % len(xs)
+            np.testing.assert_array_equal(K.qconv2d(xs[j], p, 1.0, 4, out_dtype="int32"), wants[j])
 
-    ts = [threading.Thread(target=work, args=(s,)) for s in range(2)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
+    errors = run_in_threads(work)
     assert not errors, errors
 
 

@@ -6,7 +6,7 @@
  * bytes: vpmaddubsw (pairs, int16) then vpmaddwd with ones (int32). The two
  * multiply pipes of a core bound it at 32 multiply-adds per cycle. Measured
  * (one thread, CPU time, ResNet-50 3x3 shapes at batch 32): 6 rows 8-20%
- * faster than 4. Remainder rows: a 4-row tile, then single rows. */
+ * faster than 4. Remainder rows (the last chunk's) one at a time. */
 #include <string.h>
 
 #include "dispatch.h"
@@ -25,41 +25,6 @@
 
 #define LPOT_QG_LOAD(ptr) _mm256_loadu_si256((const __m256i *)(ptr))
 #define LPOT_QG_STORE(ptr, v) _mm256_storeu_si256((__m256i *)(ptr), v)
-
-__attribute__((target("avx2"))) static void tile4(const uint8_t *a, int64_t lda, const int8_t *b,
-                                                  int64_t k4, int32_t *c, int64_t ldc, int accum,
-                                                  const int32_t *ca)
-{
-    const __m256i ones = _mm256_set1_epi16(1);
-    __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00,
-            c21 = c00, c30 = c00, c31 = c00;
-    if (accum) {
-        c00 = LPOT_QG_LOAD(c), c01 = LPOT_QG_LOAD(c + 8);
-        c10 = LPOT_QG_LOAD(c + ldc), c11 = LPOT_QG_LOAD(c + ldc + 8);
-        c20 = LPOT_QG_LOAD(c + 2 * ldc), c21 = LPOT_QG_LOAD(c + 2 * ldc + 8);
-        c30 = LPOT_QG_LOAD(c + 3 * ldc), c31 = LPOT_QG_LOAD(c + 3 * ldc + 8);
-    }
-    const uint8_t *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda;
-    for (int64_t p = 0; p < k4; p++) {
-        const __m256i b0 = _mm256_load_si256((const __m256i *)(b + p * 64));
-        const __m256i b1 = _mm256_load_si256((const __m256i *)(b + p * 64 + 32));
-        LPOT_QG_STEP(a0, c00, c01);
-        LPOT_QG_STEP(a1, c10, c11);
-        LPOT_QG_STEP(a2, c20, c21);
-        LPOT_QG_STEP(a3, c30, c31);
-    }
-    if (ca) {
-        const __m256i e0 = LPOT_QG_LOAD(ca), e1 = LPOT_QG_LOAD(ca + 8);
-        c00 = _mm256_add_epi32(c00, e0), c01 = _mm256_add_epi32(c01, e1);
-        c10 = _mm256_add_epi32(c10, e0), c11 = _mm256_add_epi32(c11, e1);
-        c20 = _mm256_add_epi32(c20, e0), c21 = _mm256_add_epi32(c21, e1);
-        c30 = _mm256_add_epi32(c30, e0), c31 = _mm256_add_epi32(c31, e1);
-    }
-    LPOT_QG_STORE(c, c00), LPOT_QG_STORE(c + 8, c01);
-    LPOT_QG_STORE(c + ldc, c10), LPOT_QG_STORE(c + ldc + 8, c11);
-    LPOT_QG_STORE(c + 2 * ldc, c20), LPOT_QG_STORE(c + 2 * ldc + 8, c21);
-    LPOT_QG_STORE(c + 3 * ldc, c30), LPOT_QG_STORE(c + 3 * ldc + 8, c31);
-}
 
 static const int16_t g_ones16[16] __attribute__((aligned(32))) = {1, 1, 1, 1, 1, 1, 1, 1,
                                                                    1, 1, 1, 1, 1, 1, 1, 1};
@@ -146,8 +111,6 @@ void lpot_qgemm_u8s8_avx2(const uint8_t *a, int64_t lda, int64_t m, const int8_t
         int64_t r = 0;
         for (; r + 6 <= m; r += 6)
             tile6(a + r * lda, lda, bb, k4, c + r * ldc + blk * 16, ldc, accum, ca);
-        for (; r + 4 <= m; r += 4)
-            tile4(a + r * lda, lda, bb, k4, c + r * ldc + blk * 16, ldc, accum, ca);
         for (; r < m; r++)
             tile1(a + r * lda, bb, k4, c + r * ldc + blk * 16, accum, ca);
     }
