@@ -25,7 +25,9 @@ Threads: :func:`set_num_threads(n) <set_num_threads>` with n > 0 is used
 for every call of 4M multiply-adds or more. Left at 0 (the default), lpot
 measures each primitive with one thread and with OpenMP's default team and
 uses the one with the lower median of its last 8 times, re-checking the other
-at most every 50 ms: on a machine whose cores are
+at most every 50 ms and at most once per 16 calls (before 2026-11-27 07:58
+calls longer than 50 ms re-checked on every call, i.e. always ran the variant
+measured slower): on a machine whose cores are
 busy with other work, a team that waits for a descheduled member is often
 several times slower than one thread. Calls under 4M multiply-adds always run
 on one thread. ``last_impl()['threads']`` says what the last call used.
