@@ -217,7 +217,13 @@ def conv_fns(peer, i, batch, c, oc, k, hw, info):
                                 out_zp=Y_Z, layout="NHWC")
         run()
         info["impl"] = K.last_impl()["conv2d"]
-        return {"lpot": run}
+        # the path lpot's per-shape choice did not take: oneDNN where it runs its own GEMM, else its own GEMM
+        other = "onednn" if info["impl"] == "lpot:conv_gemm_avx2" else "own"
+        run_other = lambda: K.qconv2d(x_nhwc, p, X_S, X_Z, out_dtype="uint8", out_scale=Y_S,  # noqa: E731
+                                      out_zp=Y_Z, layout="NHWC", impl=other)
+        run_other()
+        info["impl_other"] = K.last_impl()["conv2d"]
+        return {"lpot": run, "lpot_other": run_other}
     if peer == "ort":
         sess = ort_one_op("QLinearConv", w, ws, X_S, X_Z, Y_S, Y_Z, x.shape, strides=[1, 1], pads=[pad] * 4)
         return {"ort": lambda: sess.run(None, {"x": x})}
@@ -317,10 +323,12 @@ def main() -> None:
     emit("- lpot: u8 in/out, per-channel 7-bit weights, NHWC convs; peers: torch fp32 "
          "(F.linear/F.conv2d, channels_last), torch.ao x86 quantized Linear/Conv2d (quint8, "
          "channels_last), ORT QLinearMatMul/QLinearConv (u8, NCHW); 'lpot 8-bit w' = full-range "
-         "weights and activations = the exact split path on a CPU without VNNI")
+         "weights and activations = the exact split path on a CPU without VNNI; 'other path' = the "
+         "conv path lpot's per-shape choice did not take (impl='onednn' or impl='own'), measured "
+         "in the same process: the record behind the choice")
     emit()
     emit("| shape | lpot impl | lpot ms | lpot GOPS | % peak | fp32 ms | torch.ao ms | ORT ms | "
-         "int8/fp32 | lpot vs best int8 peer | lpot 8-bit w ms (impl) |")
+         "int8/fp32 | lpot vs best int8 peer | GEMM: lpot 8-bit w ms (impl); conv: lpot's other path ms (impl) |")
     emit("|---|---|---|---|---|---|---|---|---|---|---|")
     rows = [("GEMM M=%d %dx%d" % c, 2.0 * c[0] * c[1] * c[2], "gemm", i) for i, c in enumerate(GEMMS)]
     rows += [("conv N=%d %dx%d %d->%d %dx%d" % (b, k, k, c, oc, hw, hw), 2.0 * b * hw * hw * oc * c * k * k,
@@ -332,6 +340,8 @@ def main() -> None:
         extra = "-"
         if kind == "gemm":
             extra = "%.3f (%s)" % (r["lpot"][kind][i]["t"]["lpot_8bit"] * 1e3, info["impl8"])
+        else:
+            extra = "%.3f (%s)" % (r["lpot"][kind][i]["t"]["lpot_other"] * 1e3, info["impl_other"])
         emit("| %s | %s | %.3f | %.1f | %.0f%% | %.3f | %.3f | %.3f | %.2fx | %.2fx | %s |"
              % (name, info["impl"], t["lpot"] * 1e3, ops / t["lpot"] / 1e9,
                 100 * ops / t["lpot"] / 1e9 / peak, t["fp32"] * 1e3, t["torch_ao"] * 1e3,

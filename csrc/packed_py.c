@@ -103,8 +103,10 @@ static int parse_impl(lpot_state *st, const char *s, lpot_impl_pref_t *p)
         *p = LPOT_IMPL_REF;
     else if (strcmp(s, "onednn") == 0)
         *p = LPOT_IMPL_ONEDNN;
+    else if (strcmp(s, "own") == 0)
+        *p = LPOT_IMPL_OWN;
     else {
-        lpot_raise(st, LPOT_ERR_KERNEL, "impl: expected 'auto', 'onednn' or 'ref', got '%s'", s);
+        lpot_raise(st, LPOT_ERR_KERNEL, "impl: expected 'auto', 'onednn', 'own' or 'ref', got '%s'", s);
         return -1;
     }
     return 0;
@@ -903,6 +905,87 @@ cleanup:
     return res;
 }
 
+PyDoc_STRVAR(qgemm_u8s8_doc,
+"_qgemm_u8s8(a, w, impl='dispatch', add=None) -> int32 (m, n)\n\n"
+"Raw int32 sums of lpot's own convolution GEMM tile kernel for u8 a (m, k)\n"
+"and int8 w (n, k), pairs of products added with int16 saturation as\n"
+"vpmaddubsw does; K runs in two passes (the second accumulating) when k > 4;\n"
+"add: n int32 added to every row by the last pass. impl='ref' forces the\n"
+"scalar reference. Tests.");
+
+static PyObject *qgemm_u8s8(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"a", "w", "impl", "add", NULL};
+    lpot_state *st = state_of_module(module);
+    PyObject *aobj, *wobj, *addobj = Py_None, *res = NULL;
+    const char *impl = "dispatch";
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|sO:_qgemm_u8s8", kwlist, &aobj, &wobj, &impl,
+                                     &addobj))
+        return NULL;
+    PyArrayObject *add = NULL;
+    int32_t *cadd = NULL;
+    lpot_qgemm_u8s8_fn fn = strcmp(impl, "ref") == 0 ? lpot_kernels_ref.qgemm_u8s8 : lpot_kernels.qgemm_u8s8;
+    lpot_dtype_t adt;
+    PyArrayObject *a = NULL, *w = NULL, *y = NULL;
+    uint8_t *ap = NULL;
+    int32_t *acc = NULL;
+    int8_t *wp = NULL;
+    if ((a = q_activation(st, aobj, "a", 2, &adt)) == NULL || check_weight(st, wobj, 2, &w) < 0)
+        goto cleanup;
+    npy_intp m = PyArray_DIM(a, 0), k = PyArray_DIM(a, 1), n = PyArray_DIM(w, 0);
+    if (PyArray_NDIM(a) != 2 || adt != LPOT_DT_U8 || PyArray_DIM(w, 1) != k || k < 1 || n < 1) {
+        lpot_raise(st, LPOT_ERR_KERNEL, "a: expected u8 (m, k) matching w (n, k)");
+        goto cleanup;
+    }
+    int64_t nb, k4;
+    wp = lpot_qgemm_u8s8_pack(PyArray_DATA(w), n, k, &nb, &k4);
+    if (addobj != Py_None) {
+        add = (PyArrayObject *)PyArray_FROMANY(addobj, NPY_INT32, 1, 1, NPY_ARRAY_IN_ARRAY);
+        if (add == NULL)
+            goto cleanup;
+        if (PyArray_DIM(add, 0) != n) {
+            lpot_raise(st, LPOT_ERR_KERNEL, "add: expected %zd values", (Py_ssize_t)n);
+            goto cleanup;
+        }
+        cadd = calloc((size_t)(nb * 16), sizeof(int32_t));
+        if (cadd == NULL) {
+            PyErr_NoMemory();
+            goto cleanup;
+        }
+        memcpy(cadd, PyArray_DATA(add), sizeof(int32_t) * (size_t)n);
+    }
+    ap = calloc((size_t)(m * k4 * 4) + 1, 1);
+    acc = malloc(sizeof(int32_t) * (size_t)(m * nb * 16) + 1);
+    npy_intp dims[2] = {m, n};
+    y = (PyArrayObject *)PyArray_SimpleNew(2, dims, NPY_INT32);
+    if (wp == NULL || ap == NULL || acc == NULL) {
+        PyErr_NoMemory();
+        goto cleanup;
+    }
+    if (y == NULL)
+        goto cleanup;
+    for (npy_intp i = 0; i < m; i++)
+        memcpy(ap + i * k4 * 4, (const uint8_t *)PyArray_DATA(a) + i * k, (size_t)k);
+    const int64_t half = k4 / 2;
+    fn(ap, k4 * 4, m, wp, k4 * 64, nb, half > 0 ? half : k4, acc, nb * 16, 0, half > 0 ? NULL : cadd);
+    if (half > 0)
+        fn(ap + half * 4, k4 * 4, m, wp + half * 64, k4 * 64, nb, k4 - half, acc, nb * 16, 1, cadd);
+    for (npy_intp i = 0; i < m; i++)
+        memcpy((int32_t *)PyArray_DATA(y) + i * n, acc + i * nb * 16, sizeof(int32_t) * (size_t)n);
+    res = (PyObject *)y;
+    y = NULL;
+cleanup:
+    free(wp);
+    free(ap);
+    free(acc);
+    free(cadd);
+    Py_XDECREF(add);
+    Py_XDECREF(a);
+    Py_XDECREF(w);
+    Py_XDECREF(y);
+    return res;
+}
+
 PyDoc_STRVAR(set_num_threads_doc,
 "set_num_threads(n)\n\nThreads every large int8 kernel call uses; 0 (default):\n"
 "OpenMP's default team or one thread, whichever measures faster per primitive.");
@@ -947,6 +1030,7 @@ static PyMethodDef packed_methods[] = {
     {"qconv2d", (PyCFunction)(void (*)(void))qconv2d, METH_VARARGS | METH_KEYWORDS, qconv2d_doc},
     {"qmatmul", (PyCFunction)(void (*)(void))qmatmul, METH_VARARGS | METH_KEYWORDS, qmatmul_doc},
     {"_qgemv_s8", (PyCFunction)(void (*)(void))qgemv_s8, METH_VARARGS | METH_KEYWORDS, qgemv_doc},
+    {"_qgemm_u8s8", (PyCFunction)(void (*)(void))qgemm_u8s8, METH_VARARGS | METH_KEYWORDS, qgemm_u8s8_doc},
     {"set_num_threads", set_num_threads, METH_O, set_num_threads_doc},
     {"get_num_threads", get_num_threads, METH_NOARGS, "get_num_threads() -> int"},
     {"last_impl", last_impl, METH_NOARGS, last_impl_doc},

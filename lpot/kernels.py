@@ -15,17 +15,22 @@ are uint8/int8 with a per-tensor scale and zero point.
   max per bag in one pass (float32 out).
 - :func:`last_impl` says what the calling thread's last call ran (the
   oneDNN implementation such as ``'gemm:jit'`` or ``'brg:avx512_core_amx'``,
-  ``'lpot:gemv_avx2'`` for lpot's own small-M kernel, ``'lpot:ref'`` for the
+  ``'lpot:gemv_avx2'`` for lpot's own small-M kernel, ``'lpot:conv_gemm_avx2'``
+  for lpot's own convolution GEMM, ``'lpot:ref'`` for the
   scalar reference, a ``'+split'`` suffix for the exact path on CPUs without
   VNNI) and the ISA oneDNN dispatches to.
 - ``impl=`` on every op: ``'auto'`` (default), ``'onednn'`` (skip lpot's own
-  small-M kernel), ``'ref'`` (scalar reference, for tests).
+  kernels), ``'own'`` (lpot's own convolution GEMM wherever it can run exactly,
+  also on shapes where ``'auto'`` picks oneDNN; tests and benchmarks),
+  ``'ref'`` (scalar reference, for tests).
 
 Threads: :func:`set_num_threads(n) <set_num_threads>` with n > 0 is used
 for every call of 4M multiply-adds or more. Left at 0 (the default), lpot
 measures each primitive with one thread and with OpenMP's default team and
 uses the one with the lower median of its last 8 times, re-checking the other
-at most every 50 ms: on a machine whose cores are
+at most every 50 ms and at most once per 16 calls (before 2026-11-27 07:58
+calls longer than 50 ms re-checked on every call, i.e. always ran the variant
+measured slower): on a machine whose cores are
 busy with other work, a team that waits for a descheduled member is often
 several times slower than one thread. Calls under 4M multiply-adds always run
 on one thread. ``last_impl()['threads']`` says what the last call used.
@@ -33,6 +38,20 @@ on one thread. ``last_impl()['threads']`` says what the last call used.
 Rows M <= 4 of :func:`qlinear` on CPUs without VNNI run lpot's own AVX2
 kernel (int16 products with ``vpmaddwd``: exact for full-range weights,
 several times faster than oneDNN's ``gemm:jit`` at M=1; see bench/RESULTS.md).
+
+Convolutions on CPUs without VNNI: 3x3 (or larger) kernels with
+KH*KW*IC >= 1024 run lpot's own path, im2col (NHWC) + an AVX2 u8 x s8 GEMM
+with 6x16 tiles, about 10-15% faster per core than oneDNN 3.2's direct
+``jit_uni_int8:avx2`` convolution and on par with ONNX Runtime's MLAS (see
+bench/RESULTS.md); its row chunks are shared among the threads dynamically,
+so a descheduled thread does not stall the call. 1x1 convolutions and those
+with smaller K stay on oneDNN (measured faster there); grouped/depthwise
+convolutions too. NHWC is the fast layout: NCHW input is transposed to NHWC
+and the output back on every call (oneDNN's reorder primitives are cached
+with the convolution, but they still run per call); lpot.nn's QuantConv2d
+calls it in NHWC (channels_last memory: no copy between int8 ops). s8
+activations are passed to oneDNN's convolutions as u8 (x + 128): oneDNN
+without VNNI halves the weights for s8 input, which is not exact.
 
 On CPUs without VNNI/AMX, oneDNN's int8 kernels add pairs of u8*s8 products
 with int16 saturation; lpot keeps results exact: when the weights are 7-bit

@@ -1,7 +1,27 @@
 """NumPy references for the int8 kernel tests (int64 accumulation, float64 epilogue)."""
 from __future__ import annotations
 
+import threading
+
 import numpy as np
+
+
+def run_in_threads(work, n=2):
+    """Run work(i) in n threads at once; the exceptions they raised."""
+    errors = []
+
+    def wrap(i):
+        try:
+            work(i)
+        except Exception as e:  # noqa: BLE001 - returned to the test
+            errors.append(e)
+
+    ts = [threading.Thread(target=wrap, args=(i,)) for i in range(n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return errors
 
 
 def linear_acc(x, xz, w):

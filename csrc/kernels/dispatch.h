@@ -81,6 +81,17 @@ typedef void (*lpot_qgemv_s8_fn)(const int32_t *xpairs, int64_t m, int64_t kp,
  * series to z^10: within 2 ulp of libm's log), the same formula in the
  * scalar and the vector version; they differ only in summation order. */
 typedef double (*lpot_wlogsum_f64_fn)(const double *w, const double *x, size_t n);
+/* lpot's own int8 convolution GEMM tile kernel (qconv_gemm_ref.c):
+ * c[r][16*blk + j] (+= when accum) sum_p pairs of a[r][4p..4p+3] (u8) times
+ * the packed s8 weights, each adjacent pair of products added with int16
+ * saturation (vpmaddubsw), for r < m and blk < nblocks. a: row r at
+ * a + r * lda, 4*k4 bytes; b: packed by lpot_qgemm_u8s8_pack, block blk at
+ * b + blk * ldb (32-byte aligned); c: row r at c + r * ldc. cadd: NULL or
+ * 16 * nblocks int32 added to every row at the end (the zero-point
+ * correction, on the last K pass). */
+typedef void (*lpot_qgemm_u8s8_fn)(const uint8_t *a, int64_t lda, int64_t m, const int8_t *b,
+                                   int64_t ldb, int64_t nblocks, int64_t k4, int32_t *c,
+                                   int64_t ldc, int accum, const int32_t *cadd);
 
 typedef struct {
     lpot_minmax_f32_fn minmax_f32;
@@ -96,6 +107,8 @@ typedef struct {
     lpot_qgemv_s8_fn qgemv_s8;
     const char *qgemv_s8_isa;
     lpot_wlogsum_f64_fn wlogsum_f64;
+    lpot_qgemm_u8s8_fn qgemm_u8s8;
+    const char *qgemm_u8s8_isa;
 } lpot_kernels_t;
 
 extern lpot_kernels_t lpot_kernels;           /* what runs */
@@ -142,5 +155,16 @@ double lpot_wlogsum_f64_ref(const double *w, const double *x, size_t n);
 double lpot_wlogsum_f64_avx2(const double *w, const double *x, size_t n);
 void lpot_qgemv_s8_avx2(const int32_t *xpairs, int64_t m, int64_t kp, const int8_t *wpack,
                         int64_t nblocks, int32_t *acc, int64_t ldacc);
+/* Pack w (n x k row-major s8) for qgemm_u8s8: nblocks blocks of k4 x 16
+ * channels x 4 bytes (64-byte aligned, zero-padded; free()); NULL when out
+ * of memory. */
+int8_t *lpot_qgemm_u8s8_pack(const int8_t *w, int64_t n, int64_t k, int64_t *nblocks,
+                             int64_t *k4);
+void lpot_qgemm_u8s8_ref(const uint8_t *a, int64_t lda, int64_t m, const int8_t *b,
+                         int64_t ldb, int64_t nblocks, int64_t k4, int32_t *c, int64_t ldc,
+                         int accum, const int32_t *cadd);
+void lpot_qgemm_u8s8_avx2(const uint8_t *a, int64_t lda, int64_t m, const int8_t *b,
+                          int64_t ldb, int64_t nblocks, int64_t k4, int32_t *c, int64_t ldc,
+                          int accum, const int32_t *cadd);
 
 #endif

@@ -106,6 +106,7 @@ static _Thread_local int tl_threads;
 static _Thread_local int tl_adaptive;   /* lpot_pcache_lookup may pick 1 or the default */
 static _Thread_local double tl_last_explore;
 #define LPOT_EXPLORE_SECS 0.05 /* re-measure the other variant at most this often */
+#define LPOT_EXPLORE_CALLS 16  /* ... and at most once per this many calls of the best */
 
 int lpot_qk_last_threads(void) { return tl_threads; }
 
@@ -162,8 +163,10 @@ double lpot_pentry_typical(lpot_pentry_t *e)
 /* Adaptive thread count for a large call (see lpot_qk_use_threads): each
  * variant runs a few times first, then the one with the lower median of its
  * last 8 times is used and the other re-measured at most every 50 ms of
- * this thread's time (a bounded cost: one slower call per 50 ms), so the
- * choice follows the machine's load within a fraction of a second. */
+ * this thread's time and at most once per 16 calls (a bounded cost: one
+ * slower call per 50 ms or per 16 calls), so the choice follows the
+ * machine's load within a fraction of a second (a few seconds for calls of
+ * 100+ ms). */
 static void pick_threads(lpot_pcache_t *c, lpot_pkey_t *key)
 {
     const int dflt = tl_threads;
@@ -178,10 +181,16 @@ static void pick_threads(lpot_pcache_t *c, lpot_pkey_t *key)
     else if (r1 < 3)
         n = 1;
     else {
-        int best = lpot_pentry_typical(e1) < lpot_pentry_typical(en) ? 1 : dflt;
+        const double t1 = lpot_pentry_typical(e1), tn = lpot_pentry_typical(en);
+        int best = t1 < tn ? 1 : dflt;
         double now = lpot_qk_now();
+        /* Calls longer than LPOT_EXPLORE_SECS / LPOT_EXPLORE_CALLS (a batch-32
+         * convolution: 50+ ms) would otherwise re-measure on every call, i.e.
+         * always run the variant measured slower. */
+        double every = LPOT_EXPLORE_CALLS * (best == 1 ? t1 : tn);
+        every = every > LPOT_EXPLORE_SECS ? every : LPOT_EXPLORE_SECS;
         n = best;
-        if (now - tl_last_explore > LPOT_EXPLORE_SECS) {
+        if (now - tl_last_explore > every) {
             tl_last_explore = now;
             n = best == 1 ? dflt : 1;
         }

@@ -65,10 +65,12 @@ typedef struct {
 /* Check a qparams against what every op accepts; names the argument. */
 lpot_status_t lpot_qparams_check(const lpot_qparams_t *qp);
 
-/* How to run: AUTO picks lpot's own small-M kernel or oneDNN (falling back
- * to the reference); ONEDNN skips lpot's own kernel (benchmarks); REF runs
- * the scalar reference only (tests). */
-typedef enum { LPOT_IMPL_AUTO = 0, LPOT_IMPL_REF, LPOT_IMPL_ONEDNN } lpot_impl_pref_t;
+/* How to run: AUTO picks lpot's own kernels (small-M linear, the conv GEMM)
+ * or oneDNN (falling back to the reference); ONEDNN skips lpot's own kernels
+ * (benchmarks); REF runs the scalar reference only (tests); OWN is AUTO but
+ * runs lpot's own conv GEMM wherever it can be exact, also on shapes where
+ * AUTO would pick oneDNN (tests, benchmarks). */
+typedef enum { LPOT_IMPL_AUTO = 0, LPOT_IMPL_REF, LPOT_IMPL_ONEDNN, LPOT_IMPL_OWN } lpot_impl_pref_t;
 
 /* ---- threads and reporting ------------------------------------------------ */
 

@@ -274,7 +274,8 @@ lpot_status_t lpot_qlinear_run(lpot_qlinear_t *lin, const void *x, int64_t m,
     if (pref == LPOT_IMPL_REF)
         goto ref;
     lpot_qk_use_threads((double)m * (double)lin->k * (double)lin->n);
-    if (m <= LPOT_QGEMV_MAX_M && lin->gemv_w != NULL && pref == LPOT_IMPL_AUTO) {
+    if (m <= LPOT_QGEMV_MAX_M && lin->gemv_w != NULL &&
+        (pref == LPOT_IMPL_AUTO || pref == LPOT_IMPL_OWN)) {
         *impl = "lpot:gemv_avx2";
         return linear_gemv(lin, x, m, qp, y);
     }

@@ -1,0 +1,126 @@
+/* AVX2 u8 x s8 tile kernel of lpot's own int8 convolution GEMM (see
+ * qconv_gemm_ref.c for the contract): tiles of 6 rows x 16 channels, twelve
+ * int32 accumulators (the 16 ymm registers: 12 + 2 weight vectors + the
+ * broadcast + a product; the vector of ones is read from memory), each step
+ * one broadcast of 4 activation bytes per row against 64 packed weight
+ * bytes: vpmaddubsw (pairs, int16) then vpmaddwd with ones (int32). The two
+ * multiply pipes of a core bound it at 32 multiply-adds per cycle. Measured
+ * (one thread, CPU time, ResNet-50 3x3 shapes at batch 32): 6 rows 8-20%
+ * faster than 4. Remainder rows (the last chunk's) one at a time. */
+#include <string.h>
+
+#include "dispatch.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define LPOT_QG_STEP(row, x0, x1)                                                          \
+    do {                                                                                   \
+        int32_t v_;                                                                        \
+        memcpy(&v_, (row) + 4 * p, 4);                                                     \
+        const __m256i x_ = _mm256_set1_epi32(v_);                                          \
+        x0 = _mm256_add_epi32(x0, _mm256_madd_epi16(_mm256_maddubs_epi16(x_, b0), ones));  \
+        x1 = _mm256_add_epi32(x1, _mm256_madd_epi16(_mm256_maddubs_epi16(x_, b1), ones));  \
+    } while (0)
+
+#define LPOT_QG_LOAD(ptr) _mm256_loadu_si256((const __m256i *)(ptr))
+#define LPOT_QG_STORE(ptr, v) _mm256_storeu_si256((__m256i *)(ptr), v)
+
+static const int16_t g_ones16[16] __attribute__((aligned(32))) = {1, 1, 1, 1, 1, 1, 1, 1,
+                                                                   1, 1, 1, 1, 1, 1, 1, 1};
+
+#define LPOT_QG_STEP_M(row, x0, x1)                                                        \
+    do {                                                                                   \
+        int32_t v_;                                                                        \
+        memcpy(&v_, (row) + 4 * p, 4);                                                     \
+        const __m256i x_ = _mm256_set1_epi32(v_);                                          \
+        x0 = _mm256_add_epi32(x0, _mm256_madd_epi16(_mm256_maddubs_epi16(x_, b0),          \
+                                                    _mm256_load_si256((const __m256i *)g_ones16))); \
+        x1 = _mm256_add_epi32(x1, _mm256_madd_epi16(_mm256_maddubs_epi16(x_, b1),          \
+                                                    _mm256_load_si256((const __m256i *)g_ones16))); \
+    } while (0)
+
+__attribute__((target("avx2"))) static void tile6(const uint8_t *a, int64_t lda, const int8_t *b,
+                                                  int64_t k4, int32_t *c, int64_t ldc, int accum,
+                                                  const int32_t *ca)
+{
+    __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00,
+            c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    if (accum) {
+        c00 = LPOT_QG_LOAD(c), c01 = LPOT_QG_LOAD(c + 8);
+        c10 = LPOT_QG_LOAD(c + ldc), c11 = LPOT_QG_LOAD(c + ldc + 8);
+        c20 = LPOT_QG_LOAD(c + 2 * ldc), c21 = LPOT_QG_LOAD(c + 2 * ldc + 8);
+        c30 = LPOT_QG_LOAD(c + 3 * ldc), c31 = LPOT_QG_LOAD(c + 3 * ldc + 8);
+        c40 = LPOT_QG_LOAD(c + 4 * ldc), c41 = LPOT_QG_LOAD(c + 4 * ldc + 8);
+        c50 = LPOT_QG_LOAD(c + 5 * ldc), c51 = LPOT_QG_LOAD(c + 5 * ldc + 8);
+    }
+    const uint8_t *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda, *a4 = a + 4 * lda,
+                  *a5 = a + 5 * lda;
+    for (int64_t p = 0; p < k4; p++) {
+        const __m256i b0 = _mm256_load_si256((const __m256i *)(b + p * 64));
+        const __m256i b1 = _mm256_load_si256((const __m256i *)(b + p * 64 + 32));
+        LPOT_QG_STEP_M(a0, c00, c01);
+        LPOT_QG_STEP_M(a1, c10, c11);
+        LPOT_QG_STEP_M(a2, c20, c21);
+        LPOT_QG_STEP_M(a3, c30, c31);
+        LPOT_QG_STEP_M(a4, c40, c41);
+        LPOT_QG_STEP_M(a5, c50, c51);
+    }
+    if (ca) {
+        const __m256i e0 = LPOT_QG_LOAD(ca), e1 = LPOT_QG_LOAD(ca + 8);
+        c00 = _mm256_add_epi32(c00, e0), c01 = _mm256_add_epi32(c01, e1);
+        c10 = _mm256_add_epi32(c10, e0), c11 = _mm256_add_epi32(c11, e1);
+        c20 = _mm256_add_epi32(c20, e0), c21 = _mm256_add_epi32(c21, e1);
+        c30 = _mm256_add_epi32(c30, e0), c31 = _mm256_add_epi32(c31, e1);
+        c40 = _mm256_add_epi32(c40, e0), c41 = _mm256_add_epi32(c41, e1);
+        c50 = _mm256_add_epi32(c50, e0), c51 = _mm256_add_epi32(c51, e1);
+    }
+    LPOT_QG_STORE(c, c00), LPOT_QG_STORE(c + 8, c01);
+    LPOT_QG_STORE(c + ldc, c10), LPOT_QG_STORE(c + ldc + 8, c11);
+    LPOT_QG_STORE(c + 2 * ldc, c20), LPOT_QG_STORE(c + 2 * ldc + 8, c21);
+    LPOT_QG_STORE(c + 3 * ldc, c30), LPOT_QG_STORE(c + 3 * ldc + 8, c31);
+    LPOT_QG_STORE(c + 4 * ldc, c40), LPOT_QG_STORE(c + 4 * ldc + 8, c41);
+    LPOT_QG_STORE(c + 5 * ldc, c50), LPOT_QG_STORE(c + 5 * ldc + 8, c51);
+}
+
+__attribute__((target("avx2"))) static void tile1(const uint8_t *a, const int8_t *b, int64_t k4,
+                                                  int32_t *c, int accum, const int32_t *ca)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i c00 = _mm256_setzero_si256(), c01 = c00;
+    if (accum)
+        c00 = LPOT_QG_LOAD(c), c01 = LPOT_QG_LOAD(c + 8);
+    for (int64_t p = 0; p < k4; p++) {
+        const __m256i b0 = _mm256_load_si256((const __m256i *)(b + p * 64));
+        const __m256i b1 = _mm256_load_si256((const __m256i *)(b + p * 64 + 32));
+        LPOT_QG_STEP(a, c00, c01);
+    }
+    if (ca)
+        c00 = _mm256_add_epi32(c00, LPOT_QG_LOAD(ca)), c01 = _mm256_add_epi32(c01, LPOT_QG_LOAD(ca + 8));
+    LPOT_QG_STORE(c, c00), LPOT_QG_STORE(c + 8, c01);
+}
+
+void lpot_qgemm_u8s8_avx2(const uint8_t *a, int64_t lda, int64_t m, const int8_t *b,
+                          int64_t ldb, int64_t nblocks, int64_t k4, int32_t *c, int64_t ldc,
+                          int accum, const int32_t *cadd)
+{
+    /* Block by block, so a block's weights stay in L1 across the rows. */
+    for (int64_t blk = 0; blk < nblocks; blk++) {
+        const int8_t *bb = b + blk * ldb;
+        const int32_t *ca = cadd ? cadd + blk * 16 : NULL;
+        int64_t r = 0;
+        for (; r + 6 <= m; r += 6)
+            tile6(a + r * lda, lda, bb, k4, c + r * ldc + blk * 16, ldc, accum, ca);
+        for (; r < m; r++)
+            tile1(a + r * lda, bb, k4, c + r * ldc + blk * 16, accum, ca);
+    }
+}
+
+#else
+void lpot_qgemm_u8s8_avx2(const uint8_t *a, int64_t lda, int64_t m, const int8_t *b,
+                          int64_t ldb, int64_t nblocks, int64_t k4, int32_t *c, int64_t ldc,
+                          int accum, const int32_t *cadd)
+{
+    lpot_qgemm_u8s8_ref(a, lda, m, b, ldb, nblocks, k4, c, ldc, accum, cadd);
+}
+#endif
