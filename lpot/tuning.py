@@ -120,15 +120,26 @@ def resolve_op_wise(op_names: Sequence[str], op_wise: Optional[Mapping[str, Any]
     return out
 
 
+# LPOT 1.x's activation algorithms: the default tuning space. lpot's percentile
+# and mse observers are opt-in (a model_wise or op_wise `algorithm:` naming
+# them): listed by default they would double the model-wise stage's trials.
+DEFAULT_ACT_ALGORITHMS = ("minmax", "kl")
+
+
 def build_space(capability: Sequence[Mapping[str, Any]],
                 quantization: Optional[Mapping[str, Any]] = None) -> TuningSpace:
-    """The tuning space: capability ∩ model_wise ∩ op_wise, + sampling sizes."""
+    """The tuning space: capability ∩ model_wise ∩ op_wise, + sampling sizes.
+    Without a model_wise activation algorithm, DEFAULT_ACT_ALGORITHMS."""
     q = quantization or {}
     names = [op["name"] for op in capability]
     sampling = (q.get("calibration") or {}).get("sampling_size", [100])
     if isinstance(sampling, (int, str)):
         sampling = [int(x) for x in _as_list(str(sampling))]
-    return TuningSpace(list(capability), model_wise=_norm_filter(q.get("model_wise")),
+    mw = _norm_filter(q.get("model_wise")) or {}
+    act = mw.setdefault("activation", {})
+    if not act.get("algorithm"):
+        act["algorithm"] = list(DEFAULT_ACT_ALGORITHMS)
+    return TuningSpace(list(capability), model_wise=mw,
                        op_wise=resolve_op_wise(names, q.get("op_wise")) or None,
                        sampling_sizes=[int(s) for s in sampling])
 

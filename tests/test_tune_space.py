@@ -162,3 +162,14 @@ def test_yaml_percentile_and_mse_reach_the_space(algo):
     for op in ("a", "b"):
         got = {o["activation"]["algorithm"] for o in s.options(op) if o["precision"] == "int8"}
         assert got == {algo}
+
+
+def test_default_space_uses_lpot_1x_algorithms_only():
+    """percentile/mse are opt-in: without an algorithm filter the space holds
+    minmax and kl only (as LPOT 1.x), so the model-wise stage does not double."""
+    algos = ("minmax", "kl", "percentile", "mse")
+    s = build_space([cap("a", algos=algos)], {"model_wise": {"weight": {"granularity": "per_channel"}}})
+    got = [o["activation"]["algorithm"] for o in s.options("a") if o["precision"] == "int8"]
+    assert sorted(set(got)) == ["kl", "minmax"] and len(got) == 4  # x 2 act schemes
+    s = build_space([cap("a", algos=algos)], {"op_wise": {"a": {"activation": {"algorithm": "mse"}}}})
+    assert {o["activation"]["algorithm"] for o in s.options("a") if o["precision"] == "int8"} == {"mse"}
