@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import statistics
 import tempfile
 import time
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
@@ -352,17 +351,14 @@ class ONNXRTAdaptor:
 
     def benchmark(self, model: Any, feed: Optional[Dict[str, np.ndarray]] = None,
                   warmup: int = 3, iters: int = 10) -> float:
-        """Median latency (seconds) of one run on a fixed input."""
+        """Median latency (seconds) of one run on a fixed input (warm-up runs,
+        then see median_latency)."""
+        from lpot.model.runner import median_latency
         sess = self._sess(model)
         feed = feed if feed is not None else self._fixed_batch()
-        for _ in range(warmup):
+        for _ in range(warmup - 1):
             sess.run(None, feed)
-        ts = []
-        for _ in range(iters):
-            t0 = time.perf_counter()
-            sess.run(None, feed)
-            ts.append(time.perf_counter() - t0)
-        return statistics.median(ts)
+        return median_latency(lambda: sess.run(None, feed), iters)
 
     def model_size(self, model: Any) -> float:
         return float(load_model(model).ByteSize())

@@ -30,7 +30,6 @@ import logging
 import math
 import operator
 import os
-import statistics
 import time
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
@@ -821,16 +820,12 @@ class PyTorchAdaptor:
         return self._bench_input
 
     def benchmark(self, model: Any, runs: int = 10) -> float:
+        """Median latency (seconds) on the fixed input (see median_latency)."""
+        from lpot.model.runner import median_latency
         m = self._module(model)
         x = self._fixed_input()
-        times = []
         with torch.no_grad():
-            run(m, x)
-            for _ in range(runs):
-                t = time.perf_counter()
-                run(m, x)
-                times.append(time.perf_counter() - t)
-        return statistics.median(times)
+            return median_latency(lambda: run(m, x), runs)
 
     def model_size(self, model: Any) -> float:
         m = self._module(model)

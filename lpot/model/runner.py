@@ -102,3 +102,23 @@ def _ort_runner(model: Any, threads: Optional[int]) -> Callable[[Any], Any]:
         return out[0] if len(out) == 1 else out
 
     return run
+
+
+def median_latency(call: Callable[[], Any], runs: int = 10, budget_s: float = 1.0,
+                   min_runs: int = 3) -> float:
+    """Median seconds of call() after one warm-up call: `runs` timed calls,
+    or fewer (never under min_runs) once budget_s is spent, so that a model
+    taking seconds per call (BERT-base at batch 8) is not timed for a minute
+    each time the tuner compares latencies."""
+    import statistics
+    import time
+    call()
+    times: list = []
+    start = time.perf_counter()
+    while len(times) < runs:
+        t = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - t)
+        if len(times) >= min_runs and time.perf_counter() - start > budget_s:
+            break
+    return statistics.median(times)
