@@ -10,6 +10,7 @@ package). Everything runs on one thread.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import time
@@ -140,6 +141,7 @@ def main() -> int:
     ap.add_argument("--tool", choices=("lpot", "inc"), required=True)
     ap.add_argument("--run-dir", required=True)
     args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(1)
     spec = ec.read_spec(args.run_dir)
     data = ec.load_data(args.run_dir)

@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -66,7 +67,7 @@ PARAMS = {
                            latency_runs=50, timeout=900),
               "quick": dict(n_eval=2000, n_calib=100, eval_batch=500, calib_batch=50, max_trials=5,
                             latency_runs=20, timeout=600)},
-    "bert": {"full": dict(n_eval=48, n_calib=16, eval_batch=8, calib_batch=8, max_trials=6,
+    "bert": {"full": dict(n_eval=48, n_calib=16, eval_batch=8, calib_batch=8, max_trials=5,
                           latency_runs=10, timeout=1800),
              "quick": dict(n_eval=16, n_calib=8, eval_batch=8, calib_batch=8, max_trials=2,
                            latency_runs=5, timeout=900)},
@@ -206,11 +207,11 @@ def main() -> int:
                                                        "(create it with `make bench-inc-venv`)"}
                 else:
                     r = run_worker(sys.executable if tool == "lpot" else inc_py, tool, run_dir, p["timeout"])
-                    if r.get("status") == "failed":   # keep the log: the temp dir goes away
-                        log = os.path.join(run_dir, f"{tool}.log")
-                        keep = os.path.join(HERE, f".e2e_{model}_{tool}.log")
-                        if os.path.exists(log):
-                            os.replace(log, keep)
+                    log = os.path.join(run_dir, f"{tool}.log")   # keep the log: the temp dir goes away
+                    keep = os.path.join(HERE, f".e2e_{model}_{tool}.log")
+                    if os.path.exists(log):
+                        shutil.copyfile(log, keep)
+                        if "reason" in r:
                             r["reason"] = r["reason"].replace(log, os.path.relpath(keep, ROOT))
                 r.update(model=model, tool=tool)
                 rows.append(r)
