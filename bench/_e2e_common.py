@@ -16,7 +16,7 @@ import os
 import statistics
 import sys
 import time
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Tuple
 
 import numpy as np
 import torch
@@ -87,18 +87,23 @@ class CountedEval:
         return float((np.concatenate(preds) == self.y).mean())
 
 
-def latency(model: Callable[[torch.Tensor], torch.Tensor], x: np.ndarray, runs: int) -> float:
-    """Median seconds of one batch-1 forward (after 2 warm-up calls)."""
+def latency_pair(fp32: Callable[[torch.Tensor], torch.Tensor], int8: Callable[[torch.Tensor], torch.Tensor],
+                 x: np.ndarray, runs: int) -> Tuple[float, float]:
+    """Median seconds of one batch-1 forward of each model, after 2 warm-up
+    calls each; the runs alternate fp32, int8, fp32, ... so that a change in
+    the machine's load hits both alike."""
     xt = torch.from_numpy(x)
-    ts = []
+    ts: Tuple[List[float], List[float]] = ([], [])
     with torch.no_grad():
         for _ in range(2):
-            model(xt)
+            fp32(xt)
+            int8(xt)
         for _ in range(runs):
-            t0 = time.perf_counter()
-            model(xt)
-            ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
+            for model, out in ((fp32, ts[0]), (int8, ts[1])):
+                t0 = time.perf_counter()
+                model(xt)
+                out.append(time.perf_counter() - t0)
+    return statistics.median(ts[0]), statistics.median(ts[1])
 
 
 def emit(result: Dict[str, Any]) -> None:

@@ -17,7 +17,7 @@ thread: torch.set_num_threads(1) and lpot.kernels.set_num_threads(1)):
     fp32 model and on the model the tool returned (not counted above);
     goal met = int8 >= fp32 * (1 - 1%);
   - batch-1 latency: median of N forwards after 2 warm-ups, same harness for
-    fp32 and int8; speed-up = fp32 / int8. INC's int8 model is a PT2E
+    fp32 and int8, their runs alternating; speed-up = fp32 / int8. INC's int8 model is a PT2E
     quantize/dequantize graph meant to be handed to torch.compile, so INC
     also gets its torch.compile'd latency (int8 and fp32) as extra figures.
 
@@ -228,6 +228,11 @@ def main() -> int:
                f"relative goal {GOAL:.0%}; max trials mnist {PARAMS['mnist'][mode]['max_trials']}, "
                f"bert {PARAMS['bert'][mode]['max_trials']}")
     sec += [f"- {d}" for d in described]
+    threads = sorted({r["threads"] for r in rows if "threads" in r})
+    sec.append(f"- torch threads in the workers: {threads or '-'}. lpot's tuning time includes its tuner's "
+               "latency check of fp32 and of each trial on one calibration batch (tuning objective "
+               "'performance'). INC's int8 model is a PT2E quantize/dequantize graph: eager it runs the "
+               "reference ops; INC's documented deployment is torch.compile (figures in the notes)")
     sec.append(f"- command: `make bench-inc-venv && .venv/bin/python bench/bench_end_to_end.py "
                f"--models {','.join(models)} --tools {','.join(tools)}{' --quick' if args.quick else ''}`")
     sec += ["", *lines]
