@@ -211,6 +211,9 @@ def main() -> int:
                     keep = os.path.join(HERE, f".e2e_{model}_{tool}.log")
                     if os.path.exists(log):
                         shutil.copyfile(log, keep)
+                    hist = os.path.join(run_dir, "lpot_ws", "history.jsonl")   # lpot's tuning journal
+                    if tool == "lpot" and os.path.exists(hist):
+                        shutil.copyfile(hist, os.path.join(HERE, f".e2e_{model}_lpot_history.jsonl"))
                         if "reason" in r:
                             r["reason"] = r["reason"].replace(log, os.path.relpath(keep, ROOT))
                 r.update(model=model, tool=tool)
