@@ -62,6 +62,8 @@ class _Calib:
 
 
 def run_lpot(run_dir: str, spec: Dict[str, Any], data: Dict[str, Any]) -> Dict[str, Any]:
+    # this checkout's lpot (built in place), not whatever an editable install in the venv points to
+    sys.path.insert(0, ec.ROOT)
     import lpot
     from lpot import kernels
     from lpot.experimental import Quantization, common
@@ -81,7 +83,8 @@ def run_lpot(run_dir: str, spec: Dict[str, Any], data: Dict[str, Any]) -> Dict[s
     qm = q()
     tuning_s = time.perf_counter() - t0
     rep = q.report or {}
-    out: Dict[str, Any] = {"version": lpot.__version__, "tuning_s": tuning_s, "evals": ev.calls,
+    out: Dict[str, Any] = {"version": lpot.__version__, "lpot_path": os.path.dirname(lpot.__file__),
+                           "tuning_s": tuning_s, "evals": ev.calls,
                            "eval_s": ev.seconds, "trials": rep.get("trials"),
                            "api": "lpot.experimental.Quantization (LPOT 1.x YAML, basic strategy)"}
     if qm is None:   # LPOT's contract: None when no config meets the goal; measure the best so far
