@@ -8,7 +8,7 @@ FLAVOR  := build/.flavor
 SAN_PRELOAD = $(shell gcc -print-file-name=libasan.so) $(shell gcc -print-file-name=libubsan.so)
 PYTEST_ARGS ?=
 
-.PHONY: all setup sysdeps build build-sanitize test test-sanitize demo bench clean
+.PHONY: all setup sysdeps build build-sanitize test test-sanitize demo bench bench-inc-venv clean
 
 all: test
 
@@ -55,6 +55,15 @@ test-sanitize: build-sanitize
 
 bench: build
 	@for b in bench/bench_*.py; do echo "== $$b"; $(VPY) $$b || exit 1; done
+
+# Intel Neural Compressor in its own venv, for bench/bench_end_to_end.py (never in .venv)
+INC_VENV := bench/.venv-inc
+$(INC_VENV)/.deps-stamp: bench/requirements-inc.txt
+	$(PY) -m venv $(INC_VENV)
+	$(INC_VENV)/bin/python -m pip install -q -r bench/requirements-inc.txt
+	touch $@
+
+bench-inc-venv: $(INC_VENV)/.deps-stamp
 
 clean:
 	rm -rf build lpot/*.so *.egg-info
