@@ -40,7 +40,7 @@ kernel (int16 products with ``vpmaddwd``: exact for full-range weights,
 several times faster than oneDNN's ``gemm:jit`` at M=1; see bench/RESULTS.md).
 
 Convolutions on CPUs without VNNI: 3x3 (or larger) kernels with
-KH*KW*IC >= 1024 run lpot's own path, im2col (NHWC) + an AVX2 u8 x s8 GEMM
+KH*KW*IC >= 576 run lpot's own path, im2col (NHWC) + an AVX2 u8 x s8 GEMM
 with 6x16 tiles, about 10-15% faster per core than oneDNN 3.2's direct
 ``jit_uni_int8:avx2`` convolution and on par with ONNX Runtime's MLAS (see
 bench/RESULTS.md); its row chunks are shared among the threads dynamically,

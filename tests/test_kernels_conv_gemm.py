@@ -155,11 +155,12 @@ def test_own_conv_epilogue(per_channel, layout, out, post):
 
 @needs_own
 def test_auto_picks_own_path_where_measured_faster():
-    """impl='auto': the own path for 3x3 with KH*KW*IC >= 1024, oneDNN for
+    """impl='auto': the own path for 3x3 with KH*KW*IC >= 576, oneDNN for
     smaller K, 1x1 and grouped convolutions; 'onednn' never runs the own path."""
     x = acts((1, 128, 6, 6))
     for shape, kw, own in [((16, 128, 3, 3), dict(padding=1), True),
-                           ((16, 64, 3, 3), dict(padding=1), False),
+                           ((16, 64, 3, 3), dict(padding=1), True),
+                           ((16, 32, 3, 3), dict(padding=1), False),
                            ((16, 128, 1, 1), {}, False),
                            ((16, 64, 3, 3), dict(padding=1, groups=2), False)]:
         w = w7(shape)

@@ -180,12 +180,13 @@ cleanup:
 #define LPOT_CONV_KC 1024
 #define LPOT_CONV_A_BYTES (192 * 1024)
 /* Where the own path runs: spatial kernels (KH*KW > 1) with KH*KW*IC >=
- * this. Measured (bench/RESULTS.md, one thread, CPU time): 3x3 with 128+
- * input channels 10-15% faster than oneDNN's direct convolution; with 64
- * channels (K = 576) and every 1x1 slower (the separate im2col, zero-point
- * and epilogue passes cost more than the short K saves), so those stay on
- * oneDNN. */
-#define LPOT_CONV_GEMM_MIN_K 1024
+ * this. Measured (bench/RESULTS.md): 3x3 with 128+ input channels 10-15%
+ * faster than oneDNN's direct convolution (one thread, CPU time); 3x3 with
+ * 64 channels (K = 576) a tie under load, but 7% (batch 1) and 18% (batch
+ * 32) faster on the quiet 08:55 run; every 1x1 slower (the separate im2col,
+ * zero-point and epilogue passes cost more than the short K saves), so those
+ * stay on oneDNN. */
+#define LPOT_CONV_GEMM_MIN_K 576
 
 static lpot_status_t gemm_pack(lpot_qconv_t *c)
 {
