@@ -5,8 +5,6 @@ onnxruntime, tensorflow) are imported lazily by the adaptors that need them.
 """
 from __future__ import annotations
 
-import logging as _logging
-
 from lpot._engine import (  # noqa: F401  (re-exported)
     ConfigError,
     KernelError,
@@ -20,11 +18,9 @@ from lpot._engine import (  # noqa: F401  (re-exported)
 
 __version__ = "0.1.0"
 
-# No NullHandler on purpose: when the application configures no logging,
-# Python's last-resort handler prints lpot's warnings (why tuning returned
-# None, an int8 model slower than fp32) to stderr instead of swallowing them.
-_logger = _logging.getLogger("lpot")
-
+# No NullHandler on the "lpot" logger on purpose: when the application
+# configures no logging, Python's last-resort handler prints lpot's warnings
+# (why tuning returned None, an int8 model slower than fp32) to stderr.
 
 
 def __getattr__(name: str):  # PEP 562: the legacy API without importing it at `import lpot`

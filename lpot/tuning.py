@@ -129,18 +129,20 @@ DEFAULT_ACT_ALGORITHMS = ("minmax", "kl")
 def build_space(capability: Sequence[Mapping[str, Any]],
                 quantization: Optional[Mapping[str, Any]] = None) -> TuningSpace:
     """The tuning space: capability ∩ model_wise ∩ op_wise, + sampling sizes.
-    Without a model_wise activation algorithm, DEFAULT_ACT_ALGORITHMS."""
+    Activation algorithms: model_wise's, else DEFAULT_ACT_ALGORITHMS; an
+    op_wise entry naming none keeps that (op_wise replaces model_wise for its
+    op, which would otherwise reopen every algorithm of the capability)."""
     q = quantization or {}
     names = [op["name"] for op in capability]
     sampling = (q.get("calibration") or {}).get("sampling_size", [100])
     if isinstance(sampling, (int, str)):
         sampling = [int(x) for x in _as_list(str(sampling))]
     mw = _norm_filter(q.get("model_wise")) or {}
-    act = mw.setdefault("activation", {})
-    if not act.get("algorithm"):
-        act["algorithm"] = list(DEFAULT_ACT_ALGORITHMS)
-    return TuningSpace(list(capability), model_wise=mw,
-                       op_wise=resolve_op_wise(names, q.get("op_wise")) or None,
+    algos = mw.setdefault("activation", {}).setdefault("algorithm", list(DEFAULT_ACT_ALGORITHMS))
+    ow = resolve_op_wise(names, q.get("op_wise"))
+    for entry in ow.values():
+        entry.setdefault("activation", {}).setdefault("algorithm", list(algos))
+    return TuningSpace(list(capability), model_wise=mw, op_wise=ow or None,
                        sampling_sizes=[int(s) for s in sampling])
 
 

@@ -173,3 +173,11 @@ def test_default_space_uses_lpot_1x_algorithms_only():
     assert sorted(set(got)) == ["kl", "minmax"] and len(got) == 4  # x 2 act schemes
     s = build_space([cap("a", algos=algos)], {"op_wise": {"a": {"activation": {"algorithm": "mse"}}}})
     assert {o["activation"]["algorithm"] for o in s.options("a") if o["precision"] == "int8"} == {"mse"}
+    # an op_wise entry without an algorithm keeps model_wise's (or the default)
+    for mw, want in ((None, {"minmax", "kl"}), ({"activation": {"algorithm": "percentile"}},
+                                                 {"percentile"})):
+        s = build_space([cap("a", algos=algos), cap("b", algos=algos)],
+                        {"model_wise": mw, "op_wise": {"a": {"weight": {"granularity": "per_tensor"}}}})
+        for op in ("a", "b"):
+            got = {o["activation"]["algorithm"] for o in s.options(op) if o["precision"] == "int8"}
+            assert got == want, (mw, op, got)
