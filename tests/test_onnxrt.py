@@ -455,6 +455,24 @@ def test_contrib_attention_fp32_fallback_and_static_modes(fused_bert):
         assert sqnr(ref, got) > 20, (fw, sqnr(ref, got))
 
 
+def test_attention_qattention_cannot_express_stays_fp32_with_reason(fused_bert):
+    m0, feeds = fused_bert
+    m = onnx.ModelProto()
+    m.CopyFrom(m0)
+    att = [n for n in m.graph.node if n.op_type == "Attention"]
+    hidden = onnx.numpy_helper.to_array(
+        {t.name: t for t in m.graph.initializer}[att[0].input[1]]).shape[0]
+    att[0].attribute.append(onnx.helper.make_attribute("qkv_hidden_sizes", [hidden] * 3))
+    a = create_adaptor("onnxrt_integerops", m, None, calib_dataloader=feeds)
+    q = a.quantize(int8_cfg(a))
+    by = {o["name"]: o for o in q.report["ops"]}
+    assert by[att[0].name]["dtype"] == "fp32" and by[att[0].name]["runs"] == "Attention"
+    assert "qkv_hidden_sizes: QAttention does not take it" in by[att[0].name]["reason"]
+    assert by[att[1].name]["runs"] == "QAttention"
+    ref, got = a.predict(a.fp32_model, feeds[0])[0][0], a.predict(q, feeds[0])[0][0]
+    assert sqnr(ref, got) > 25
+
+
 def test_embed_layernorm_tables_uint8_within_half_a_step(fused_bert):
     m, feeds = fused_bert
     a = create_adaptor("onnxrt_integerops", m, None, calib_dataloader=feeds)

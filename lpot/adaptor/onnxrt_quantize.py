@@ -718,16 +718,23 @@ def _dynamic_input(b: _Builder, x: str, dql: Dict[str, Tuple[str, str, str]],
     return dql[x]
 
 
+# QAttention's attributes (ORT's contrib schema); Attention's others
+# (qkv_hidden_sizes, rotary_embedding_dim) keep the node fp32
+_QATTENTION_ATTRS = {"num_heads", "unidirectional", "do_rotary", "past_present_share_buffer",
+                     "mask_filter_value", "scale"}
+
+
 def _attention(b: _Builder, g: Graph, n: Any, wc: Dict[str, Any],
                dql: Dict[str, Tuple[str, str, str]], out: List[Any], reduce_range: bool
                ) -> Optional[str]:
     """Attention -> DynamicQuantizeLinear(input) + QAttention (com.microsoft):
     the QKV weight (hidden x 3 hidden) int8 symmetric per column (or per
     tensor) offline, the bias stays float. Returns why not, or None."""
-    if any(a.name == "qkv_hidden_sizes" for a in n.attribute):
-        return "Attention with qkv_hidden_sizes: QAttention does not take it, kept fp32"
-    if len(n.input) > 5 and any(n.input[5:]):
-        return "Attention with past/extra inputs: kept fp32"
+    extra = sorted(a.name for a in n.attribute if a.name not in _QATTENTION_ATTRS)
+    if extra:
+        return f"Attention with {', '.join(extra)}: QAttention does not take it, kept fp32"
+    if any(n.input[5:]):
+        return "Attention with attention_bias/past_sequence_length: QAttention has neither, kept fp32"
     w = g.init_array(n.input[1])
     if w is None or w.ndim != 2:
         return "Attention weight is not a constant matrix: kept fp32"
@@ -739,8 +746,9 @@ def _attention(b: _Builder, g: Graph, n: Any, wc: Dict[str, Any],
                 np.zeros(w.shape[1], np.int8) if axis is not None else np.int8(0))
     xq, xs, xz = _dynamic_input(b, n.input[0], dql, out)
     mask = n.input[3] if len(n.input) > 3 else ""
+    past = [n.input[4]] if len(n.input) > 4 and n.input[4] else []
     attrs = {a.name: b.h.get_attribute_value(a) for a in n.attribute}
-    out.append(b.h.make_node("QAttention", [xq, qn, n.input[2], xs, sn, mask, xz, zn],
+    out.append(b.h.make_node("QAttention", [xq, qn, n.input[2], xs, sn, mask, xz, zn] + past,
                              list(n.output), name=n.name, domain=MS, **attrs))
     return None
 
