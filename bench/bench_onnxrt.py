@@ -2,6 +2,7 @@
 calibration data.
 
     /work/main/.venv/bin/python bench/bench_onnxrt.py [--quick] [--models bert,bertopt]
+    /work/main/.venv/bin/python bench/bench_onnxrt.py --calib-sizes 16,100 [--models resnet50]
 
 Models (built here, random weights except the digits CNN): digits CNN
 (trained, real accuracy), ResNet-18, ResNet-50 (224x224), BERT-base-shaped
@@ -14,6 +15,12 @@ that process above what loading the model took. Fidelity: top-1 agreement
 and output SQNR vs fp32 on held-out random inputs (digits: test accuracy).
 Latency: median ORT session run, batch 1 and 32 (BERT: 1 and 8), intra-op
 threads = all cores. Appends a section to bench/RESULTS.md.
+
+--calib-sizes N,M,...: only calibration+quantization (seconds, peak memory)
+of lpot (minmax, kl) and onnxruntime.quantization (MinMax, Entropy) at each
+calibration-set size (images, batches of CALIB_BS), to show how each tool's
+time and memory grow with the calibration set (LPOT's default
+sampling_size is 100).
 """
 from __future__ import annotations
 
@@ -35,9 +42,14 @@ N_CALIB = {"digits": 300, "resnet18": 32, "resnet50": 16, "bert": 16, "bertopt":
 CALIB_BS = {"digits": 50, "resnet18": 8, "resnet50": 4, "bert": 4, "bertopt": 4}
 
 
+def n_calib(model: str) -> int:
+    """Calibration-set size: BENCH_NCALIB (set by --calib-sizes) or N_CALIB."""
+    return int(os.environ.get("BENCH_NCALIB") or N_CALIB[model])
+
+
 def calib_batches(model: str):
     """Deterministic calibration batches (list of feed dicts)."""
-    n, bs = N_CALIB[model], CALIB_BS[model]
+    n, bs = n_calib(model), CALIB_BS[model]
     if model == "digits":
         d = np.load(os.path.join(WORK, "digits.npz"))
         x = d["x_train"][:n]
@@ -92,7 +104,7 @@ def job(model: str, tool: str, out: str) -> None:
                            "algorithm": "minmax"} if c["weight"] else None,
                 "activation": {"dtype": "uint8", "scheme": "asym", "granularity": "per_tensor",
                                "algorithm": al}}
-        q = a.quantize({"calib_sampling_size": N_CALIB[model], "op": op})
+        q = a.quantize({"calib_sampling_size": n_calib(model), "op": op})
         secs = time.perf_counter() - t0
         q.save(out)
         info = {"int8_ops": q.report["int8_ops"], "fp32_ops": q.report["fp32_ops"]}
@@ -123,9 +135,9 @@ def job(model: str, tool: str, out: str) -> None:
                       **info}))
 
 
-def run_job(model: str, tool: str) -> dict:
+def run_job(model: str, tool: str, ncalib: int = 0) -> dict:
     out = os.path.join(WORK, f"{model}.{tool}.onnx")
-    env = dict(os.environ, PYTHONPATH=ROOT, BENCH_WORK=WORK)
+    env = dict(os.environ, PYTHONPATH=ROOT, BENCH_WORK=WORK, BENCH_NCALIB=str(ncalib or ""))
     r = subprocess.run([sys.executable, __file__, "--job", model, tool, out], capture_output=True,
                        text=True, env=env, timeout=1800)
     if r.returncode != 0:
@@ -207,12 +219,66 @@ def build_models(models) -> None:
             open(p, "wb").write(fm.bert_encoder())
 
 
+CALIB_TOOLS = ["lpot-qdq-minmax", "lpot-qdq-kl", "ort-qdq-minmax", "ort-qdq-entropy"]
+
+
+def calib_scaling(models, sizes) -> None:
+    """Calibration+quantization time and peak memory per calibration-set size."""
+    global WORK
+    with tempfile.TemporaryDirectory() as d:
+        WORK = os.environ["BENCH_WORK"] = d
+        t_start = time.time()
+        build_models(models)
+        load0 = os.getloadavg()
+        rows = []
+        for m in models:
+            for n in sizes:
+                res = {}
+                for t in CALIB_TOOLS:
+                    res[t] = j = run_job(m, t, n)
+                    print(m, n, t, j, flush=True)
+                    if "path" in j:
+                        os.remove(j["path"])
+                rows.append((m, n, res))
+        lines = ["", f"## bench_onnxrt.py --calib-sizes — "
+                 f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "",
+                 f"Calibration + quantization only, each in a fresh process (seconds from adaptor "
+                 f"creation / quantize_static call to the quantized model in memory; peak MB = "
+                 f"VmHWM, +MB = above the model and data). Batches of CALIB_BS images (ResNet: 4, "
+                 f"BERT: 4 sequences). Load average at the start {load0[0]:.1f}, at the end "
+                 f"{os.getloadavg()[0]:.1f}; total {time.time() - t_start:.0f} s. Command: "
+                 f"`python bench/bench_onnxrt.py --calib-sizes "
+                 f"{','.join(map(str, sizes))} --models {','.join(models)}`", "",
+                 "| model | calibration images | tool | calib s | peak MB | +MB | "
+                 "ORT Entropy s / this | ORT MinMax s / this |",
+                 "|---|---|---|---|---|---|---|---|"]
+        for m, n, res in rows:
+            ent = res["ort-qdq-entropy"].get("seconds", float("nan"))
+            mm = res["ort-qdq-minmax"].get("seconds", float("nan"))
+            for t in CALIB_TOOLS:
+                j = res[t]
+                if "error" in j:
+                    lines.append(f"| {m} | {n} | {t} | error: {j['error']} |||||")
+                    continue
+                lines.append(f"| {m} | {n} | {t} | {j['seconds']:.2f} | {j['peak_mb']:.0f} | "
+                             f"{j['extra_mb']:.0f} | {ent / j['seconds']:.1f}x | "
+                             f"{mm / j['seconds']:.1f}x |")
+        text = "\n".join(lines) + "\n"
+        print(text)
+        with open(os.path.join(ROOT, "bench", "RESULTS.md"), "a") as fh:
+            fh.write(text)
+
+
 def main() -> None:
     global WORK
     quick = "--quick" in sys.argv
     models = ["digits", "resnet18", "resnet50", "bert", "bertopt"] if not quick else ["digits", "resnet18"]
     if "--models" in sys.argv:
         models = sys.argv[sys.argv.index("--models") + 1].split(",")
+    if "--calib-sizes" in sys.argv:
+        sizes = [int(x) for x in sys.argv[sys.argv.index("--calib-sizes") + 1].split(",")]
+        calib_scaling(models if "--models" in sys.argv else ["resnet50"], sizes)
+        return
     tools = {"digits": ["lpot-qdq-minmax", "lpot-qdq-kl", "lpot-qop-minmax", "ort-qdq-minmax",
                         "ort-qdq-entropy", "lpot-dynamic", "ort-dynamic"],
              "resnet18": ["lpot-qdq-minmax", "lpot-qdq-kl", "lpot-qop-minmax", "ort-qdq-minmax",

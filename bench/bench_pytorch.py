@@ -3,7 +3,11 @@ lpot's C kernels) vs fp32 eager vs torch.ao FX static quantization (x86
 backend), same models and inputs, batch 1 and 32.
 
 Run by hand: python bench/bench_pytorch.py [--quick] [--models digits,resnet18,resnet50,
-mobilenetv2,lstm,bert] [--bert-batch 1,8]   (appends to bench/RESULTS.md unless --quick)
+mobilenetv2,lstm,bert] [--bert-batch 1,8] [--pt2e]   (appends to bench/RESULTS.md unless --quick)
+
+--pt2e adds PyTorch 2 Export quantization (torchao's prepare_pt2e/convert_pt2e with the
+X86InductorQuantizer default config, then torch.compile, its documented deployment) on the
+CNNs: minutes of compilation per model and batch size on this machine, so opt-in.
 
 Models (hand-written, tests/fixtures/torch_models.py; random weights except the
 digits CNN): digits CNN (real accuracy), ResNet-18, ResNet-50, MobileNetV2 at
@@ -49,6 +53,8 @@ def _arg(name, default):
 
 MODELS = [m.strip().lower() for m in _arg("--models", ",".join(ALL_MODELS)).split(",") if m.strip()]
 BERT_BATCHES = [int(b) for b in _arg("--bert-batch", "1,8").split(",")]
+PT2E = "--pt2e" in sys.argv
+PT2E_ROWS = []  # (model, batch, pt2e s or error, lpot s, fp32 s, prepare+compile s, fidelity)
 for _m in MODELS:
     if _m not in ALL_MODELS:
         sys.exit(f"--models: unknown model {_m!r} (known: {', '.join(ALL_MODELS)})")
@@ -77,6 +83,55 @@ def torch_ao(model, calib):
             for c in calib:
                 p(c)
         return convert_fx(p)
+
+
+def pt2e(model, calib):
+    """(compiled PT2E int8 model, seconds to export+prepare+calibrate+convert) or an error
+    string: torchao's PT2E flow with the X86InductorQuantizer default config (static,
+    per-channel weights), deployed with torch.compile as its docs say."""
+    try:
+        from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+        from torchao.quantization.pt2e.quantizer import x86_inductor_quantizer as xiq
+    except Exception as e:  # torch >= 2.11 moved PT2E to torchao
+        return "not run: torchao's PT2E is not importable (%s: %s)" % (type(e).__name__, e)
+    t0 = time.perf_counter()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            # example = a calibration batch: exporting at batch 1 specializes the batch dim
+            ep = torch.export.export(model.eval(), (calib[0],), dynamic_shapes=(
+                {0: torch.export.Dim("batch", max=1024)},)).module()
+            q = xiq.X86InductorQuantizer()
+            q.set_global(xiq.get_default_x86_inductor_quantization_config())
+            p = prepare_pt2e(ep, q)
+            with torch.no_grad():
+                for c in calib:
+                    p(c)
+            conv = convert_pt2e(p)
+    except Exception as e:
+        return "failed in PT2E prepare/convert: %s: %s" % (type(e).__name__, str(e)[:160])
+    return torch.compile(conv), time.perf_counter() - t0
+
+
+def pt2e_rows(name, model, calib, xs, lpot_lat, fp32_lat, ref=None):
+    """Time torchao PT2E + inductor at each batch of xs (first call = compile)."""
+    r = pt2e(model, calib)
+    for k, x in enumerate(xs):
+        if isinstance(r, str):
+            PT2E_ROWS.append((name, int(x.shape[0]), r, lpot_lat[k], fp32_lat[k], None, ""))
+            continue
+        f, tprep = r
+        t0 = time.perf_counter()
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            y = f(x)
+        tcomp = time.perf_counter() - t0
+        fid = ""
+        if ref is not None:
+            fid = ref(f)
+        lat = median_latency(f, x, REPS.get(int(x.shape[0]), 7))
+        PT2E_ROWS.append((name, int(x.shape[0]), lat, lpot_lat[k], fp32_lat[k], tprep + tcomp, fid))
+        del y
 
 
 def fidelity(ref, y):
@@ -116,10 +171,17 @@ def bench_digits(rows, notes):
     q = a.quantize(a.default_tune_cfg())
     ao = torch_ao(tm.train_digits(epochs=6)[0], calib)
     accs = (acc(m), acc(q.model), acc(ao))
+    lats = []
     for bs in (1, 32):
         x = torch.from_numpy(xte[:bs])
         lat = [median_latency(f, x, 21 if bs == 1 else 11) for f in (m, q.model, ao)]
+        lats.append(lat)
         rows.append(("digits CNN", bs, "acc %.4f / %.4f / %.4f" % accs, *lat))
+    if PT2E:
+        pt2e_rows("digits CNN", tm.train_digits(epochs=6)[0], calib,
+                  [torch.from_numpy(xte[:1]), torch.from_numpy(xte[:32])],
+                  [l[1] for l in lats], [l[0] for l in lats],
+                  ref=lambda f: "acc %.4f" % acc(f))
     notes.append("digits CNN report: " + "; ".join(f"{o['name']}: {o['runs']}" for o in q.report["ops"]))
 
 
@@ -148,10 +210,19 @@ def bench_vision(rows, notes):
             f_l = fidelity(ref, q.model(x32))
             f_a = fidelity(ref, ao(x32))
         fid = "top1 agree %.3f / %.3f, rel L2 %.3f / %.3f" % (f_l[0], f_a[0], f_l[1], f_a[1])
+        lats = []
         for bs in (1, 32):
             x = x32[:bs]
             lat = [median_latency(f, x, REPS[bs]) for f in (model, q.model, ao)]
+            lats.append(lat)
             rows.append((name, bs, fid, *lat))
+        if PT2E:
+            def pt_fid(f, x32=x32, ref=ref):
+                with torch.no_grad():
+                    a = fidelity(ref, torch.cat([f(x32[i:i + 1]) for i in range(len(x32))]))
+                return "top1 agree %.3f, rel L2 %.3f" % a
+            pt2e_rows(name, ctor().eval(), calib, [x32[:1], x32], [l[1] for l in lats],
+                      [l[0] for l in lats], ref=pt_fid)
         r = q.report
         notes.append(f"{name}: {r['int8_ops']} int8 ops, {r['fp32_ops']} fp32, {len(r['chains'])} "
                      f"u8 chains, {len(r['fusions'])} fusions; lpot quantize {tq:.1f}s, torch.ao "
@@ -442,9 +513,25 @@ def report(rows, notes, bert_lines, load0, t_start):
         emit()
     for n in notes:
         emit("- " + n)
-    if rows:
-        emit("- PT2E + X86InductorQuantizer: not measured (its speed comes from torch.compile/inductor "
-             "code generation, minutes per model on this machine; out of this bench's budget)")
+    if rows and not PT2E:
+        emit("- PT2E + X86InductorQuantizer: not measured in this run (--pt2e: torchao PT2E + "
+             "torch.compile, minutes of compilation per model and batch size)")
+    if PT2E_ROWS:
+        import torchao
+        emit()
+        emit("PT2E (torchao %s prepare_pt2e/convert_pt2e, X86InductorQuantizer default config, "
+             "same calibration batches, then torch.compile; one thread; latency after the "
+             "compiling call): " % torchao.__version__)
+        emit()
+        emit("| model | batch | PT2E int8 ms | lpot int8 ms | fp32 eager ms | fp32/PT2E | "
+             "lpot vs PT2E | PT2E prepare+compile s | PT2E fidelity |")
+        emit("|---|---|---|---|---|---|---|---|---|")
+        for name, bs, pt, l, f, tc, fid in PT2E_ROWS:
+            if isinstance(pt, str):
+                emit("| %s | %d | %s | %.2f | %.2f | | | | |" % (name, bs, pt, l * 1e3, f * 1e3))
+            else:
+                emit("| %s | %d | %.2f | %.2f | %.2f | %.2fx | %.2fx | %.0f | %s |"
+                     % (name, bs, pt * 1e3, l * 1e3, f * 1e3, f / pt, pt / l, tc, fid))
     for line in bert_lines:
         emit(line)
     emit()
