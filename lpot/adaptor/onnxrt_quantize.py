@@ -404,9 +404,17 @@ def build_qdq(model: Any, plan: StaticPlan, qp: Dict[str, Tuple[np.ndarray, np.n
         if n.name in fold_of:
             relu = nodes_by[fold_of[n.name]]
             node.output[0] = relu.output[0]
-        if quant:
-            _quantize_weights(b, g, node, op_cfg[n.name], tq, sz, out_nodes, reduce_range)
-        out_nodes.append(node)
+        if node.op_type in ("Shape", "Size") and node.input[0] in qdq_after:
+            # only the shape is read: not the DequantizeLinear's output, which ORT
+            # would then compute for nothing (its other consumers fuse it away)
+            node.input[0] = qdq_after[node.input[0]][0]
+        if (quant and node.op_type == "Gather" and has_weight(g, node)
+                and (op_cfg[n.name].get("weight") or {}).get("dtype", "int8") == "int8"):
+            node = _gather_int8(b, g, node, out_nodes)
+        else:
+            if quant:
+                _quantize_weights(b, g, node, op_cfg[n.name], tq, sz, out_nodes, reduce_range)
+            out_nodes.append(node)
         for j, o in enumerate(node.output):
             if o in qdq_after:
                 fp, s_n, z_n = qdq_after[o]
@@ -415,6 +423,26 @@ def build_qdq(model: Any, plan: StaticPlan, qp: Dict[str, Tuple[np.ndarray, np.n
                 out_nodes.append(h.make_node("QuantizeLinear", [fp, s_n, z_n], [qn], name=b.fresh(f"{o}_QuantizeLinear")))
                 out_nodes.append(h.make_node("DequantizeLinear", [qn, s_n, z_n], [o], name=b.fresh(f"{o}_DequantizeLinear")))
     return b.finish(out_nodes)
+
+
+def _gather_int8(b: _Builder, g: Graph, n: Any, out: List[Any]) -> Any:
+    """Weight-only Gather: Gather on the int8 table, then DequantizeLinear of the
+    rows it picked (per-tensor scale, so the two commute). ORT gathers int8
+    natively; a DequantizeLinear in front of the Gather would dequantize the
+    whole table on every run (30522 x 768 for BERT's word embeddings).
+    Appends both nodes to out and returns the DequantizeLinear."""
+    h = b.h
+    w = g.init_array(n.input[0])
+    wq, ws, wz = quantize_weight(w, None)  # full 8 bits: no GEMM to saturate
+    qn = b.init(f"{n.input[0]}_quantized", wq)
+    sn = b.init(f"{n.input[0]}_scale", ws.reshape(()))
+    zn = b.init(f"{n.input[0]}_zero_point", np.asarray(wz).reshape(()))
+    gq = b.fresh(f"{n.output[0]}_quantized")
+    out.append(h.make_node("Gather", [qn, n.input[1]], [gq], name=n.name, axis=_attr(n, "axis", 0)))
+    dq = h.make_node("DequantizeLinear", [gq, sn, zn], [n.output[0]],
+                     name=b.fresh(f"{n.name}_DequantizeLinear"))
+    out.append(dq)
+    return dq
 
 
 def _quantize_weights(b: _Builder, g: Graph, node: Any, cfg: Dict[str, Any],
@@ -626,13 +654,7 @@ def build_dynamic(model: Any, op_cfg: Dict[str, Dict[str, Any]], reduce_range: b
                 out.append(n)
             continue
         if t == "Gather":
-            w = g.init_array(n.input[0])
-            wq, ws, wz = quantize_weight(w, None)
-            qn = b.init(f"{n.input[0]}_quantized", wq)
-            sn, zn = b.init(f"{n.input[0]}_scale", ws.reshape(())), b.init(f"{n.input[0]}_zero_point", np.asarray(wz).reshape(()))
-            gq = b.fresh(f"{n.output[0]}_quantized")
-            out.append(h.make_node("Gather", [qn, n.input[1]], [gq], name=n.name, axis=_attr(n, "axis", 0)))
-            out.append(h.make_node("DequantizeLinear", [gq, sn, zn], [n.output[0]], name=b.fresh(f"{n.name}_DequantizeLinear")))
+            _gather_int8(b, g, n, out)
             continue
         w = g.init_array(n.input[1])
         if t == "Conv":
