@@ -84,13 +84,14 @@ void lpot_dispatch_init(const lpot_cpu_info_t *info)
         lpot_kernels.qgemv_s8_isa = "avx2";
         lpot_kernels.qgemm_u8s8 = lpot_qgemm_u8s8_avx2;
         lpot_kernels.qgemm_u8s8_isa = "avx2";
+    }
+    if (info->used[LPOT_CPU_AVX2] && info->used[LPOT_CPU_FMA]) {
+        lpot_kernels.wlogsum_f64 = lpot_wlogsum_f64_avx2;
         lpot_kernels.act_f32 = lpot_act_f32_avx2;
         lpot_kernels.lstm_cell = lpot_lstm_cell_avx2;
         lpot_kernels.gru_cell = lpot_gru_cell_avx2;
         lpot_kernels.rnn_isa = "avx2";
     }
-    if (info->used[LPOT_CPU_AVX2] && info->used[LPOT_CPU_FMA])
-        lpot_kernels.wlogsum_f64 = lpot_wlogsum_f64_avx2;
 #else
     (void)info;
 #endif

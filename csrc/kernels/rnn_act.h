@@ -1,9 +1,11 @@
 /* Constants of lpot's own float32 sigmoid / tanh, shared by the scalar
  * reference (rnn_act_ref.c) and the vector versions (rnn_act_x86.c), which
- * evaluate the same operations in the same order (no FMA contraction: C11
- * mode compiles with -ffp-contract=off), so they agree bit for bit.
+ * evaluate the same operations in the same order (fused multiply-adds
+ * exactly where the reference calls fmaf; no other contraction: C11 mode
+ * compiles with -ffp-contract=off), so they agree bit for bit.
  *
  *   exp(-a), a >= 0:  n = rint(a log2 e), r = -((a - n ln2_hi) - n ln2_lo)
+ *                     (each step one fma; Horner steps fma too)
  *                     (Cody-Waite; n ln2_hi is exact for n <= 126),
  *                     exp(r) = Taylor polynomial of degree 7 on
  *                     |r| <= ln2/2 (truncation < 1e-8 relative),

@@ -14,17 +14,17 @@ static inline float exp_neg(float a)
     if (a > LPOT_ACT_EXP_MAX_A)
         a = LPOT_ACT_EXP_MAX_A;
     const float n = nearbyintf(a * LPOT_ACT_LOG2E);
-    float t = a - n * LPOT_ACT_LN2_HI;
-    t = t - n * LPOT_ACT_LN2_LO;
+    float t = fmaf(-n, LPOT_ACT_LN2_HI, a);
+    t = fmaf(-n, LPOT_ACT_LN2_LO, t);
     const float r = -t;
     float p = LPOT_ACT_E7;
-    p = p * r + LPOT_ACT_E6;
-    p = p * r + LPOT_ACT_E5;
-    p = p * r + LPOT_ACT_E4;
-    p = p * r + LPOT_ACT_E3;
-    p = p * r + LPOT_ACT_E2;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
+    p = fmaf(p, r, LPOT_ACT_E6);
+    p = fmaf(p, r, LPOT_ACT_E5);
+    p = fmaf(p, r, LPOT_ACT_E4);
+    p = fmaf(p, r, LPOT_ACT_E3);
+    p = fmaf(p, r, LPOT_ACT_E2);
+    p = fmaf(p, r, 1.0f);
+    p = fmaf(p, r, 1.0f);
     const uint32_t bits = (uint32_t)(127 - (int32_t)n) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
@@ -47,11 +47,11 @@ static inline float tanh1(float x)
     if (a < LPOT_ACT_TANH_SMALL) {
         const float u = x * x;
         float p = LPOT_ACT_T4;
-        p = p * u + LPOT_ACT_T3;
-        p = p * u + LPOT_ACT_T2;
-        p = p * u + LPOT_ACT_T1;
-        p = p * u + LPOT_ACT_T0;
-        return copysignf(x + x * (u * p), x); /* tanh(-0) = -0 */
+        p = fmaf(p, u, LPOT_ACT_T3);
+        p = fmaf(p, u, LPOT_ACT_T2);
+        p = fmaf(p, u, LPOT_ACT_T1);
+        p = fmaf(p, u, LPOT_ACT_T0);
+        return copysignf(fmaf(x, u * p, x), x); /* tanh(-0) = -0 */
     }
     const float e = exp_neg(a + a);
     return copysignf((1.0f - e) / (1.0f + e), x);
@@ -70,7 +70,7 @@ void lpot_lstm_cell_ref(const float *xg, const float *hg, float *c, float *h, in
         const float sf = sigmoid1(xg[hs + j] + hg[hs + j]);
         const float tg = tanh1(xg[2 * hs + j] + hg[2 * hs + j]);
         const float so = sigmoid1(xg[3 * hs + j] + hg[3 * hs + j]);
-        const float cn = sf * c[j] + si * tg;
+        const float cn = fmaf(sf, c[j], si * tg);
         c[j] = cn;
         h[j] = so * tanh1(cn);
     }
@@ -82,7 +82,7 @@ void lpot_gru_cell_ref(const float *xg, const float *hg, const float *hprev, flo
     for (int64_t j = 0; j < hs; j++) {
         const float r = sigmoid1(xg[j] + hg[j]);
         const float z = sigmoid1(xg[hs + j] + hg[hs + j]);
-        const float nn = tanh1(xg[2 * hs + j] + r * hg[2 * hs + j]);
-        h[j] = (1.0f - z) * nn + z * hprev[j];
+        const float nn = tanh1(fmaf(r, hg[2 * hs + j], xg[2 * hs + j]));
+        h[j] = fmaf(1.0f - z, nn, z * hprev[j]);
     }
 }
