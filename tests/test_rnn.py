@@ -59,6 +59,9 @@ def test_activation_within_stated_ulps_of_libm(kind, f, bound):
         assert err.max() <= bound, (impl, x[normal][err.argmax()])
         # below FLT_MIN (sigmoid of x < -87.33): flushed to 0
         assert np.all(y[~normal] == 0.0)
+    # vectors all in tanh's polynomial range, all beyond it, and mixed
+    np.testing.assert_array_equal(E._rnn_act(x, kind).view(np.uint32),
+                                  E._rnn_act(x, kind, impl="ref").view(np.uint32))
 
 
 def test_activation_special_values():

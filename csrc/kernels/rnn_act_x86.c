@@ -50,22 +50,25 @@ static inline AVX2 __m256 tanh8(__m256 x)
     const __m256 sign = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f);
     const __m256 a = _mm256_andnot_ps(sign, x);
     const __m256 small = _mm256_cmp_ps(a, _mm256_set1_ps(LPOT_ACT_TANH_SMALL), _CMP_LT_OQ);
+    const __m256 xs = _mm256_and_ps(x, sign);
+    const int nsmall = _mm256_movemask_ps(small);
+    __m256 yb = _mm256_setzero_ps();
+    if (nsmall != 0xff) {
+        const __m256 e = exp_neg8(_mm256_add_ps(a, a));
+        yb = _mm256_or_ps(_mm256_div_ps(_mm256_sub_ps(one, e), _mm256_add_ps(one, e)), xs);
+        if (nsmall == 0)
+            return yb;
+    }
     const __m256 u = _mm256_mul_ps(x, x);
     __m256 p = _mm256_set1_ps(LPOT_ACT_T4);
     p = _mm256_fmadd_ps(p, u, _mm256_set1_ps(LPOT_ACT_T3));
     p = _mm256_fmadd_ps(p, u, _mm256_set1_ps(LPOT_ACT_T2));
     p = _mm256_fmadd_ps(p, u, _mm256_set1_ps(LPOT_ACT_T1));
     p = _mm256_fmadd_ps(p, u, _mm256_set1_ps(LPOT_ACT_T0));
-    const __m256 xs = _mm256_and_ps(x, sign);
     /* |result| with x's sign: also tanh(-0) = -0 */
     const __m256 ys = _mm256_or_ps(
         _mm256_andnot_ps(sign, _mm256_fmadd_ps(x, _mm256_mul_ps(u, p), x)), xs);
-    if (_mm256_movemask_ps(small) == 0xff)
-        return ys;
-    const __m256 e = exp_neg8(_mm256_add_ps(a, a));
-    __m256 yb = _mm256_div_ps(_mm256_sub_ps(one, e), _mm256_add_ps(one, e));
-    yb = _mm256_or_ps(yb, xs);
-    return _mm256_blendv_ps(yb, ys, small);
+    return nsmall == 0xff ? ys : _mm256_blendv_ps(yb, ys, small);
 }
 
 AVX2 void lpot_act_f32_avx2(lpot_act_t kind, const float *x, float *y, size_t n)
