@@ -92,6 +92,12 @@ void lpot_dispatch_init(const lpot_cpu_info_t *info)
         lpot_kernels.gru_cell = lpot_gru_cell_avx2;
         lpot_kernels.rnn_isa = "avx2";
     }
+    if (info->used[LPOT_CPU_AVX512F]) {
+        lpot_kernels.act_f32 = lpot_act_f32_avx512;
+        lpot_kernels.lstm_cell = lpot_lstm_cell_avx512;
+        lpot_kernels.gru_cell = lpot_gru_cell_avx512;
+        lpot_kernels.rnn_isa = "avx512";
+    }
 #else
     (void)info;
 #endif

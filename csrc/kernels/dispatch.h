@@ -196,5 +196,6 @@ void lpot_qgemm_u8s8_avx2(const uint8_t *a, int64_t lda, int64_t m, const int8_t
                              float *h, int64_t hs);
 LPOT_RNN_KERNELS(ref)
 LPOT_RNN_KERNELS(avx2)
+LPOT_RNN_KERNELS(avx512)
 
 #endif
