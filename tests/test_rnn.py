@@ -242,33 +242,34 @@ def test_gru_with_c0_is_an_error():
 
 # ---- DynamicQuantRNN --------------------------------------------------------------
 
-torch = pytest.importorskip("torch")
-nn = torch.nn
-
-
-def _lnn():
+@pytest.fixture
+def tch():
+    """(torch, lpot.nn), or skip (the tests above need no framework)."""
+    torch = pytest.importorskip("torch")
     import lpot.nn as lnn
 
-    return lnn
+    return torch, lnn
 
 
-@pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU])
+@pytest.mark.parametrize("cls", ["LSTM", "GRU"])
 @pytest.mark.parametrize("batch_first", [False, True])
 @pytest.mark.parametrize("with_hx", [False, True])
-def test_module_vs_fp32(cls, batch_first, with_hx):
+def test_module_vs_fp32(cls, batch_first, with_hx, tch):
+    torch, lnn = tch
+    nn = torch.nn
     torch.manual_seed(3)
-    rnn = cls(10, 16, num_layers=3, batch_first=batch_first).eval()
-    q = _lnn().DynamicQuantRNN.from_float(rnn)
+    rnn = getattr(nn, cls)(10, 16, num_layers=3, batch_first=batch_first).eval()
+    q = lnn.DynamicQuantRNN.from_float(rnn)
     x = torch.randn(5, 4, 10)   # (B, T) when batch_first
     hx = None
     if with_hx:
         h = torch.randn(3, 5 if batch_first else 4, 16) * 0.5
-        hx = (h, torch.randn_like(h)) if cls is nn.LSTM else h
+        hx = (h, torch.randn_like(h)) if cls == "LSTM" else h
     with torch.no_grad():
         (y, hq), (ref, href) = q(x, hx), rnn(x, hx)
     assert y.shape == ref.shape and y.dtype == torch.float32
     assert float((y - ref).abs().max()) < 0.03
-    if cls is nn.LSTM:
+    if cls == "LSTM":
         assert float((hq[0] - href[0]).abs().max()) < 0.03
         assert float((hq[1] - href[1]).abs().max()) < 0.06   # c is not bounded by tanh
         last = y[:, -1] if batch_first else y[-1]
@@ -277,11 +278,13 @@ def test_module_vs_fp32(cls, batch_first, with_hx):
         assert float((hq - href).abs().max()) < 0.03
 
 
-@pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU])
-def test_module_unbatched_input_matches_batch_of_one(cls):
+@pytest.mark.parametrize("cls", ["LSTM", "GRU"])
+def test_module_unbatched_input_matches_batch_of_one(cls, tch):
+    torch, lnn = tch
+    nn = torch.nn
     torch.manual_seed(4)
-    rnn = cls(6, 12, num_layers=2).eval()
-    q = _lnn().DynamicQuantRNN.from_float(rnn)
+    rnn = getattr(nn, cls)(6, 12, num_layers=2).eval()
+    q = lnn.DynamicQuantRNN.from_float(rnn)
     x = torch.randn(7, 6)
     with torch.no_grad():
         y, hq = q(x)
@@ -289,19 +292,21 @@ def test_module_unbatched_input_matches_batch_of_one(cls):
         ref, _ = rnn(x)
     assert y.shape == ref.shape == (7, 12)
     assert torch.equal(y, y1.squeeze(1))
-    if cls is nn.LSTM:
+    if cls == "LSTM":
         assert hq[0].shape == (2, 12) and torch.equal(hq[1], hq1[1].squeeze(1))
     else:
         assert hq.shape == (2, 12)
     assert float((y - ref).abs().max()) < 0.03
 
 
-def test_module_layers_chain_through_the_kernels_exactly():
+def test_module_layers_chain_through_the_kernels_exactly(tch):
+    torch, lnn = tch
+    nn = torch.nn
     """Two layers = qlinear_dynamic on the input, the C loop, then the same on
     its output: the module adds nothing of its own."""
     torch.manual_seed(5)
     rnn = nn.LSTM(8, 12, num_layers=2).eval()
-    q = _lnn().DynamicQuantRNN.from_float(rnn)
+    q = lnn.DynamicQuantRNN.from_float(rnn)
     x = torch.randn(6, 3, 8)
     (p0i, p0h), (p1i, p1h) = q._packs()
     z = np.zeros((3, 12), np.float32)
@@ -316,10 +321,11 @@ def test_module_layers_chain_through_the_kernels_exactly():
     np.testing.assert_array_equal(cn.numpy(), np.stack([c0, c1]))
 
 
-def test_module_state_dict_save_load_and_deepcopy_give_identical_outputs():
+def test_module_state_dict_save_load_and_deepcopy_give_identical_outputs(tch):
+    torch, lnn = tch
+    nn = torch.nn
     torch.manual_seed(6)
     rnn = nn.GRU(5, 9, num_layers=2, batch_first=True).eval()
-    lnn = _lnn()
     q = lnn.DynamicQuantRNN.from_float(rnn)
     x = torch.randn(2, 4, 5)
     with torch.no_grad():
@@ -340,8 +346,10 @@ def test_module_state_dict_save_load_and_deepcopy_give_identical_outputs():
         assert torch.equal(torch.load(buf, weights_only=False)(x)[0], y)
 
 
-def test_module_bad_hidden_state_shape_names_h0():
+def test_module_bad_hidden_state_shape_names_h0(tch):
+    torch, lnn = tch
+    nn = torch.nn
     torch.manual_seed(7)
-    q = _lnn().DynamicQuantRNN.from_float(nn.GRU(4, 6).eval())
+    q = lnn.DynamicQuantRNN.from_float(nn.GRU(4, 6).eval())
     with pytest.raises(KernelError, match=r"h0: expected shape \(B, H\) = \(2, 6\)"):
         q(torch.randn(3, 2, 4), torch.randn(1, 3, 6))
