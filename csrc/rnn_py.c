@@ -34,8 +34,12 @@ static PyArrayObject *f32_arg(lpot_state *st, PyObject *obj, const char *name, i
     for (int i = 0; ok && i < nd; i++)
         ok = dims[i] < 0 || PyArray_DIM(a, i) == dims[i];
     if (!ok) {
-        lpot_raise(st, LPOT_ERR_KERNEL, "%s: expected shape %s, got %d-D array", name, shape,
-                   PyArray_NDIM(a));
+        char got[96] = "(";
+        for (int i = 0; i < PyArray_NDIM(a) && i < 6; i++)
+            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%zd", i ? ", " : "",
+                     (Py_ssize_t)PyArray_DIM(a, i));
+        snprintf(got + strlen(got), sizeof got - strlen(got), PyArray_NDIM(a) > 6 ? ", ...)" : ")");
+        lpot_raise(st, LPOT_ERR_KERNEL, "%s: expected shape %s, got %s", name, shape, got);
         return NULL;
     }
     return (PyArrayObject *)PyArray_FromAny(obj, NULL, 0, 0, NPY_ARRAY_IN_ARRAY, NULL);

@@ -215,7 +215,8 @@ def test_layer_accepts_non_contiguous_arrays():
      r"xp: expected shape \(T, B, 32\)"),
     (lambda p, x, h: K.rnn_dynamic_layer("LSTM", x[0], p, h, h), r"xp: expected shape"),
     (lambda p, x, h: K.rnn_dynamic_layer("LSTM", [[[0.0]]], p, h, h), r"xp: expected a numpy"),
-    (lambda p, x, h: K.rnn_dynamic_layer("LSTM", x, p, h[:1], h), r"h0: expected shape \(B, H\) = \(2, 8\)"),
+    (lambda p, x, h: K.rnn_dynamic_layer("LSTM", x, p, h[:1], h),
+     r"h0: expected shape \(B, H\) = \(2, 8\), got \(1, 8\)"),
     (lambda p, x, h: K.rnn_dynamic_layer("LSTM", x, p, h.astype(np.float16), h), r"h0: expected dtype"),
     (lambda p, x, h: K.rnn_dynamic_layer("LSTM", x, p, h), r"c0: required for LSTM"),
     (lambda p, x, h: K.rnn_dynamic_layer("LSTM", x, p, h, h[:, :3]), r"c0: expected shape"),
@@ -346,10 +347,14 @@ def test_module_state_dict_save_load_and_deepcopy_give_identical_outputs(tch):
         assert torch.equal(torch.load(buf, weights_only=False)(x)[0], y)
 
 
-def test_module_bad_hidden_state_shape_names_h0(tch):
+def test_module_bad_hidden_state_shape_is_a_value_error_naming_hx(tch):
     torch, lnn = tch
     nn = torch.nn
     torch.manual_seed(7)
-    q = lnn.DynamicQuantRNN.from_float(nn.GRU(4, 6).eval())
-    with pytest.raises(KernelError, match=r"h0: expected shape \(B, H\) = \(2, 6\)"):
-        q(torch.randn(3, 2, 4), torch.randn(1, 3, 6))
+    q = lnn.DynamicQuantRNN.from_float(nn.GRU(4, 6, num_layers=2).eval())
+    with pytest.raises(ValueError, match=r"hx: expected shape \(num_layers, batch, hidden\) = "
+                                         r"\(2, 2, 6\), got \(1, 2, 6\)"):
+        q(torch.randn(3, 2, 4), torch.randn(1, 2, 6))
+    ql = lnn.DynamicQuantRNN.from_float(nn.LSTM(4, 6).eval())
+    with pytest.raises(ValueError, match=r"hx\[1\]: expected shape"):
+        ql(torch.randn(3, 2, 4), (torch.randn(1, 2, 6), torch.randn(1, 3, 6)))

@@ -567,6 +567,11 @@ class DynamicQuantRNN(nn.Module):
         else:
             h0s = _np(hx[0] if lstm else hx)
             c0s = _np(hx[1]) if lstm else None
+            want = (self.num_layers, B, H)
+            for name, st in (("hx[0]" if lstm else "hx", h0s), ("hx[1]", c0s)):
+                if st is not None and tuple(st.shape) != want:
+                    raise ValueError(f"{name}: expected shape (num_layers, batch, hidden) = "
+                                     f"{want}, got {tuple(st.shape)}")
         hn, cn = [], []
         inp = _np(x)
         for layer, (p_ih, p_hh) in enumerate(self._packs()):
