@@ -358,3 +358,21 @@ def test_module_bad_hidden_state_shape_is_a_value_error_naming_hx(tch):
     ql = lnn.DynamicQuantRNN.from_float(nn.LSTM(4, 6).eval())
     with pytest.raises(ValueError, match=r"hx\[1\]: expected shape"):
         ql(torch.randn(3, 2, 4), (torch.randn(1, 2, 6), torch.randn(1, 3, 6)))
+
+
+def test_layer_runs_from_several_threads_on_one_packed_handle():
+    """The loop runs with the GIL released; the packed handle is shared."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, _, _, p = _packed(4, 40)
+    jobs = []
+    for b in (1, 2, 5, 8):
+        xp = RNG.standard_normal((12, b, 160)).astype(np.float32)
+        h0 = RNG.standard_normal((b, 40)).astype(np.float32)
+        jobs.append((xp, h0))
+    serial = [K.rnn_dynamic_layer("LSTM", xp, p, h0, h0) for xp, h0 in jobs]
+    with ThreadPoolExecutor(4) as ex:
+        par = list(ex.map(lambda j: K.rnn_dynamic_layer("LSTM", j[0], p, j[1], j[1]), jobs * 3))
+    for i, got in enumerate(par):
+        for a, b in zip(got, serial[i % len(jobs)]):
+            np.testing.assert_array_equal(a, b)
