@@ -248,13 +248,39 @@ def bench_lstm(rows, notes):
         f_l = fidelity(ref, q.model(tok).reshape(-1, 10000))
         f_a = fidelity(ref, ao(tok).reshape(-1, 10000))
     fid = "top1 agree %.3f / %.3f, rel L2 %.3f / %.3f" % (f_l[0], f_a[0], f_l[1], f_a[1])
+    parts = []
     for bs in (1, 32):
         x = tok[:bs]
         lat = [median_latency(f, x, REPS[bs]) for f in (lm, q.model, ao)]
         rows.append(("LSTM LM dynamic (35 steps)", bs, fid, *lat))
+        parts.append(_lstm_parts(q.model, ao, x, 5 * REPS[bs]))
+    notes.append("LSTM LM parts, one module at a time (round robin, median ms, lpot / torch.ao): "
+                 + "; ".join(f"batch {bs}: " + ", ".join(f"{k} {a * 1e3:.2f} / {b * 1e3:.2f} "
+                                                         f"({b / a:.2f}x)" for k, (a, b) in p.items())
+                             for bs, p in zip((1, 32), parts))
+                 + " (LSTM: lpot's whole time loop in C, kernels.rnn_dynamic_layer; dec: a "
+                 "Linear at M = 35 x batch)")
     notes.append("LSTM LM (vocab 10000, emb 256, LSTM 512, 35 tokens): lpot "
                  + "; ".join(f"{o['name']}: {o['runs']}" for o in q.report["ops"])
                  + "; torch.ao: quantize_dynamic({LSTM, Linear}, qint8)")
+
+
+def _lstm_parts(lq, la, tok, reps):
+    """Median seconds of the lstm and dec modules of both quantized LMs, run
+    round robin (so load on the shared machine hits both alike)."""
+    with torch.no_grad():
+        e = lq.emb(tok)
+        h = lq.lstm(e)[0]
+        fns = {"lstm": (lambda: lq.lstm(e), lambda: la.lstm(e)),
+               "dec": (lambda: lq.dec(h), lambda: la.dec(h))}
+        ts = {k: ([], []) for k in fns}
+        for _ in range(reps + 1):
+            for k, pair in fns.items():
+                for f, out in zip(pair, ts[k]):
+                    t = time.perf_counter()
+                    f()
+                    out.append(time.perf_counter() - t)
+    return {k: (statistics.median(a[1:]), statistics.median(b[1:])) for k, (a, b) in ts.items()}
 
 
 # ---- BERT-base ---------------------------------------------------------------------

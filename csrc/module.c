@@ -15,6 +15,7 @@
 #include "observer_py.h"
 #include "packed_py.h"
 #include "qembed_py.h"
+#include "rnn_py.h"
 
 /* ---- subsystems: each adds its types/functions at exec ------------------ */
 
@@ -24,6 +25,7 @@ static int (*const subsystems[])(PyObject *module) = {
     lpot_calib_exec,
     lpot_packed_exec,
     lpot_qembed_exec,
+    lpot_rnn_exec,
     NULL, /* sentinel; add lpot_<name>_exec above it */
 };
 

@@ -546,6 +546,16 @@ static int packed_check(lpot_state *st, PyObject *obj, PyTypeObject *type, const
     return 0;
 }
 
+struct lpot_qlinear *lpot_packed_linear_of(lpot_state *st, PyObject *obj, const char *name)
+{
+    if (!PyObject_TypeCheck(obj, (PyTypeObject *)st->PackedLinearType)) {
+        lpot_raise(st, LPOT_ERR_KERNEL, "%s: expected a PackedLinear, got %s", name,
+                   Py_TYPE(obj)->tp_name);
+        return NULL;
+    }
+    return ((PackedLinearObject *)obj)->h;
+}
+
 static PyObject *done(lpot_state *st, lpot_status_t rc, const char *op, const char *impl,
                       PyArrayObject *y)
 {

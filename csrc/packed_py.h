@@ -8,4 +8,8 @@
  * qmatmul, set_num_threads, get_num_threads and last_impl to the module. */
 int lpot_packed_exec(PyObject *module);
 
+/* The C handle of a PackedLinear (borrowed: lives as long as obj), or NULL
+ * with a KernelError naming the argument `name`. */
+struct lpot_qlinear *lpot_packed_linear_of(lpot_state *st, PyObject *obj, const char *name);
+
 #endif

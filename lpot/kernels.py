@@ -13,6 +13,11 @@ are uint8/int8 with a per-tensor scale and zero point.
 - :func:`qembedding`, :func:`qembedding_bag`: weight-only int8 tables (one
   scale per row): gather + dequantize, and gather + dequantize + sum / mean /
   max per bag in one pass (float32 out).
+- :func:`rnn_dynamic_layer`: one LSTM / GRU layer's whole time loop in C
+  (GIL released): per step h is quantized to uint8 on the fly, multiplied
+  with the packed recurrent weights (lpot's small-M kernel at batch <= 4),
+  and the gates run on lpot's own AVX2 sigmoid/tanh (within 2.4 ulp of
+  libm); the input projection of all steps is one :func:`qlinear_dynamic`.
 - :func:`last_impl` says what the calling thread's last call ran (the
   oneDNN implementation such as ``'gemm:jit'`` or ``'brg:avx512_core_amx'``,
   ``'lpot:gemv_avx2'`` for lpot's own small-M kernel, ``'lpot:conv_gemm_avx2'``
@@ -74,6 +79,7 @@ from lpot._engine import (  # noqa: F401  (re-exported)
     qembedding_bag,
     qlinear_dynamic,
     qmatmul,
+    rnn_dynamic_layer,
     set_num_threads,
 )
 from lpot._engine import last_impl as _last_impl
@@ -92,6 +98,7 @@ __all__ = [
     "qlinear_dynamic",
     "qconv2d",
     "qmatmul",
+    "rnn_dynamic_layer",
     "set_num_threads",
     "get_num_threads",
     "last_impl",

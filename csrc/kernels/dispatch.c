@@ -10,6 +10,11 @@
     .minmax_elem_f32 = lpot_minmax_elem_f32_##isa,    \
     .hist_f32 = lpot_hist_f32_##isa
 
+#define RNN_SLOTS(isa)                    \
+    .act_f32 = lpot_act_f32_##isa,        \
+    .lstm_cell = lpot_lstm_cell_##isa,    \
+    .gru_cell = lpot_gru_cell_##isa
+
 const lpot_kernels_t lpot_kernels_ref = {
     .minmax_f32 = lpot_minmax_f32_ref,
     .minmax_f32_isa = "scalar",
@@ -20,6 +25,8 @@ const lpot_kernels_t lpot_kernels_ref = {
     .wlogsum_f64 = lpot_wlogsum_f64_ref,
     .qgemm_u8s8 = lpot_qgemm_u8s8_ref,
     .qgemm_u8s8_isa = "scalar",
+    RNN_SLOTS(ref),
+    .rnn_isa = "scalar",
 };
 
 #if defined(__x86_64__)
@@ -49,6 +56,8 @@ lpot_kernels_t lpot_kernels = {
     .wlogsum_f64 = lpot_wlogsum_f64_ref,
     .qgemm_u8s8 = lpot_qgemm_u8s8_ref,
     .qgemm_u8s8_isa = "scalar",
+    RNN_SLOTS(ref),
+    .rnn_isa = "scalar",
 };
 
 void lpot_dispatch_init(const lpot_cpu_info_t *info)
@@ -76,8 +85,19 @@ void lpot_dispatch_init(const lpot_cpu_info_t *info)
         lpot_kernels.qgemm_u8s8 = lpot_qgemm_u8s8_avx2;
         lpot_kernels.qgemm_u8s8_isa = "avx2";
     }
-    if (info->used[LPOT_CPU_AVX2] && info->used[LPOT_CPU_FMA])
+    if (info->used[LPOT_CPU_AVX2] && info->used[LPOT_CPU_FMA]) {
         lpot_kernels.wlogsum_f64 = lpot_wlogsum_f64_avx2;
+        lpot_kernels.act_f32 = lpot_act_f32_avx2;
+        lpot_kernels.lstm_cell = lpot_lstm_cell_avx2;
+        lpot_kernels.gru_cell = lpot_gru_cell_avx2;
+        lpot_kernels.rnn_isa = "avx2";
+    }
+    if (info->used[LPOT_CPU_AVX512F]) {
+        lpot_kernels.act_f32 = lpot_act_f32_avx512;
+        lpot_kernels.lstm_cell = lpot_lstm_cell_avx512;
+        lpot_kernels.gru_cell = lpot_gru_cell_avx512;
+        lpot_kernels.rnn_isa = "avx512";
+    }
 #else
     (void)info;
 #endif

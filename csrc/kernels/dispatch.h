@@ -93,6 +93,24 @@ typedef void (*lpot_qgemm_u8s8_fn)(const uint8_t *a, int64_t lda, int64_t m, con
                                    int64_t ldb, int64_t nblocks, int64_t k4, int32_t *c,
                                    int64_t ldc, int accum, const int32_t *cadd);
 
+/* ---- recurrent cells (rnn_act_ref.c, rnn_act_x86.c) ------------------------
+ * lpot's own float32 sigmoid / tanh (formulas and accuracy in rnn_act.h);
+ * the vector versions equal the scalar references bit for bit. */
+typedef enum { LPOT_ACT_SIGMOID = 0, LPOT_ACT_TANH } lpot_act_t;
+typedef void (*lpot_act_f32_fn)(lpot_act_t kind, const float *x, float *y, size_t n);
+/* One LSTM step of one row, PyTorch's gate order i, f, g, o: xg and hg are
+ * the 4*hs input and recurrent projections (biases included), c the cell
+ * state (updated in place), h the new hidden state:
+ *   c = sigmoid(f) c + sigmoid(i) tanh(g),  h = sigmoid(o) tanh(c). */
+typedef void (*lpot_lstm_cell_fn)(const float *xg, const float *hg, float *c, float *h,
+                                  int64_t hs);
+/* One GRU step of one row, gate order r, z, n (3*hs projections, biases
+ * included; h must not alias hprev):
+ *   r = sigmoid(xr + hr), z = sigmoid(xz + hz), n = tanh(xn + r hn),
+ *   h = (1 - z) n + z hprev. */
+typedef void (*lpot_gru_cell_fn)(const float *xg, const float *hg, const float *hprev,
+                                 float *h, int64_t hs);
+
 typedef struct {
     lpot_minmax_f32_fn minmax_f32;
     const char *minmax_f32_isa;
@@ -109,6 +127,10 @@ typedef struct {
     lpot_wlogsum_f64_fn wlogsum_f64;
     lpot_qgemm_u8s8_fn qgemm_u8s8;
     const char *qgemm_u8s8_isa;
+    lpot_act_f32_fn act_f32;
+    lpot_lstm_cell_fn lstm_cell;
+    lpot_gru_cell_fn gru_cell;
+    const char *rnn_isa;
 } lpot_kernels_t;
 
 extern lpot_kernels_t lpot_kernels;           /* what runs */
@@ -166,5 +188,14 @@ void lpot_qgemm_u8s8_ref(const uint8_t *a, int64_t lda, int64_t m, const int8_t 
 void lpot_qgemm_u8s8_avx2(const uint8_t *a, int64_t lda, int64_t m, const int8_t *b,
                           int64_t ldb, int64_t nblocks, int64_t k4, int32_t *c, int64_t ldc,
                           int accum, const int32_t *cadd);
+#define LPOT_RNN_KERNELS(isa)                                                         \
+    void lpot_act_f32_##isa(lpot_act_t kind, const float *x, float *y, size_t n);      \
+    void lpot_lstm_cell_##isa(const float *xg, const float *hg, float *c, float *h,    \
+                              int64_t hs);                                             \
+    void lpot_gru_cell_##isa(const float *xg, const float *hg, const float *hprev,     \
+                             float *h, int64_t hs);
+LPOT_RNN_KERNELS(ref)
+LPOT_RNN_KERNELS(avx2)
+LPOT_RNN_KERNELS(avx512)
 
 #endif

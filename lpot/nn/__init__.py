@@ -483,8 +483,11 @@ class FakeQuantConv2d(_FakeQuantWeighted):
 class DynamicQuantRNN(nn.Module):
     """nn.LSTM / nn.GRU (unidirectional, no projection) with int8 weights:
     the input projection of all time steps is one qlinear_dynamic call per
-    layer, the recurrent projection one per step (M = batch: lpot's small-M
-    kernel on CPUs without VNNI); gate math in torch float."""
+    layer, then the layer's whole time loop runs in C
+    (``kernels.rnn_dynamic_layer``: per step h quantized on the fly, the
+    recurrent product at M = batch, lpot's small-M kernel on CPUs without
+    VNNI, and the gates on lpot's own AVX2 sigmoid/tanh). Batched or
+    unbatched input, batch_first, hx given, several layers."""
 
     def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int,
                  batch_first: bool) -> None:
@@ -548,43 +551,44 @@ class DynamicQuantRNN(nn.Module):
         return self._packed
 
     def forward(self, x: torch.Tensor, hx: Any = None) -> Tuple[torch.Tensor, Any]:
-        if self.batch_first:
+        lstm = self.mode == "LSTM"
+        unbatched = x.dim() == 2    # (T, input) as nn.LSTM / nn.GRU accept
+        if unbatched:
+            x = x.unsqueeze(1)
+            if hx is not None:
+                hx = tuple(h.unsqueeze(1) for h in hx) if lstm else hx.unsqueeze(1)
+        elif self.batch_first:
             x = x.transpose(0, 1)
         T, B = int(x.shape[0]), int(x.shape[1])
         H = self.hidden_size
-        lstm = self.mode == "LSTM"
         if hx is None:
-            z = torch.zeros(self.num_layers, B, H)
-            hx = (z, z.clone()) if lstm else z
-        h0s, c0s = (hx if lstm else (hx, None))
+            z = np.zeros((self.num_layers, B, H), np.float32)
+            h0s, c0s = z, (z if lstm else None)
+        else:
+            h0s = _np(hx[0] if lstm else hx)
+            c0s = _np(hx[1]) if lstm else None
+            want = (self.num_layers, B, H)
+            for name, st in (("hx[0]" if lstm else "hx", h0s), ("hx[1]", c0s)):
+                if st is not None and tuple(st.shape) != want:
+                    raise ValueError(f"{name}: expected shape (num_layers, batch, hidden) = "
+                                     f"{want}, got {tuple(st.shape)}")
         hn, cn = [], []
-        inp = x
+        inp = _np(x)
         for layer, (p_ih, p_hh) in enumerate(self._packs()):
-            xp = torch.from_numpy(kernels.qlinear_dynamic(_np(inp).reshape(T * B, -1), p_ih)
-                                  ).reshape(T, B, -1)
-            h = h0s[layer]
-            c = c0s[layer] if lstm else None
-            outs = []
-            for t in range(T):
-                hp = torch.from_numpy(kernels.qlinear_dynamic(_np(h), p_hh))
-                if lstm:
-                    i, f, g, o = (xp[t] + hp).chunk(4, 1)
-                    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-                    h = torch.sigmoid(o) * torch.tanh(c)
-                else:
-                    xr, xz, xn = xp[t].chunk(3, 1)
-                    hr, hz, hn_ = hp.chunk(3, 1)
-                    r, zg = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
-                    n = torch.tanh(xn + r * hn_)
-                    h = (1 - zg) * n + zg * h
-                outs.append(h)
-            inp = torch.stack(outs)
+            xp = kernels.qlinear_dynamic(inp.reshape(T * B, -1), p_ih).reshape(T, B, -1)
+            inp, h, c = kernels.rnn_dynamic_layer(self.mode, xp, p_hh, h0s[layer],
+                                                  c0s[layer] if lstm else None)
             hn.append(h)
-            if lstm:
-                cn.append(c)
-        out = inp.transpose(0, 1) if self.batch_first else inp
-        h_n = torch.stack(hn)
-        return out, ((h_n, torch.stack(cn)) if lstm else h_n)
+            cn.append(c)
+        out = torch.from_numpy(inp)
+        h_n = torch.from_numpy(np.stack(hn))
+        c_n = torch.from_numpy(np.stack(cn)) if lstm else None
+        if unbatched:
+            out, h_n = out.squeeze(1), h_n.squeeze(1)
+            c_n = c_n.squeeze(1) if c_n is not None else None
+        elif self.batch_first:
+            out = out.transpose(0, 1)
+        return out, ((h_n, c_n) if lstm else h_n)
 
     def extra_repr(self) -> str:
         return (f"{self.mode}({self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, "
