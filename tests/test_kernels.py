@@ -176,6 +176,83 @@ def test_small_m_linear_uses_own_kernel_where_onednn_saturates():
         assert_q_close(got, want)
 
 
+def own_small_m():
+    return not exact_isa() and lpot.cpu_features()["used"]["avx2"]
+
+
+@pytest.mark.parametrize("k", SIZES)
+def test_small_m_u8s8_kernel_vector_vs_ref(k):
+    """The 7-bit-weight small-M kernel (qgemv_u8s8, the contract of the conv
+    tile kernel): equal to NumPy for 7-bit weights and to the scalar twin
+    (pair saturation included) for full-range ones, also accumulating."""
+    n = SIZES[(SIZES.index(k) * 5 + 3) % len(SIZES)]
+    for m in (1, 2, 3, 4, 5, 9):
+        a = acts((m, k))
+        w = weights((n, k), 7)
+        want = a.astype(np.int64) @ w.astype(np.int64).T
+        np.testing.assert_array_equal(lpot._engine._qgemm_u8s8(a, w, impl="gemv"), want)
+        add = RNG.integers(-100000, 100000, n, dtype=np.int32)
+        np.testing.assert_array_equal(lpot._engine._qgemm_u8s8(a, w, impl="gemv", add=add), want + add)
+        w8 = weights((n, k))
+        np.testing.assert_array_equal(lpot._engine._qgemm_u8s8(a, w8, impl="gemv"),
+                                      lpot._engine._qgemm_u8s8(a, w8, impl="ref"))
+
+
+SMALL_M_SHAPES = [(k, SIZES[(i * 7 + 2) % len(SIZES)]) for i, k in enumerate(SIZES[:13])] + [
+    (768, 768), (768, 3072), (3072, 768), (17, 2), (5, 1)]
+
+
+@pytest.mark.parametrize("k,n", SMALL_M_SHAPES)
+@pytest.mark.parametrize("bits", [7, 8])
+def test_small_m_linear_exact(k, n, bits):
+    """M = 1..4 through qlinear (lpot's own kernels on CPUs without VNNI: the
+    u8 x s8 one for 7-bit weights, the int16 one for 8-bit): int32 exactly
+    as NumPy for u8 and s8 activations with zero points, u8 output within
+    1, on one thread and on two (the same results)."""
+    w = weights((n, k), bits)
+    ws = RNG.uniform(0.01, 0.02, n).astype(np.float32)
+    b = RNG.standard_normal(n).astype(np.float32)
+    p = K.PackedLinear(w, ws, b)
+    want_impl = ("lpot:gemv_u8s8_avx2" if bits == 7 else "lpot:gemv_avx2") if own_small_m() else None
+    try:
+        for m in (1, 2, 3, 4):
+            for xdt in (np.uint8, np.int8):
+                x, zp = acts((m, k), xdt), zp_for(xdt)
+                acc = linear_acc(x, zp, w)
+                outs = []
+                for nt in (1, 2):
+                    lpot.set_num_threads(nt)
+                    got = K.qlinear(x, p, 0.1, zp, out_dtype="int32")
+                    np.testing.assert_array_equal(got, acc)
+                    if want_impl:
+                        assert K.last_impl()["linear"] == want_impl
+                        big = m * k * n >= 3e5
+                        assert K.last_impl()["threads"] == (nt if big else 1), (m, nt)
+                    outs.append(K.qlinear(x, p, 0.1, zp, out_dtype="uint8", out_scale=0.3, out_zp=9,
+                                          post_ops=["relu"]))
+                np.testing.assert_array_equal(outs[0], outs[1])
+                want = epilogue(acc, 0.1, ws, b, ("relu",), out_dtype="uint8", out_scale=0.3, out_zp=9)
+                assert_q_close(outs[0], want)
+    finally:
+        lpot.set_num_threads(0)
+
+
+def test_small_m_threads_left_to_lpot():
+    """set_num_threads(0): lpot's own small-M kernel measures one thread and
+    the default team (both seen, same results)."""
+    w = weights((1024, 768), 7)
+    p = K.PackedLinear(w, np.float32(0.01))
+    x = acts((1, 768))
+    want = linear_acc(x, 3, w)
+    seen = set()
+    for _ in range(8):
+        np.testing.assert_array_equal(K.qlinear(x, p, 1.0, 3, out_dtype="int32"), want)
+        seen.add(K.last_impl()["threads"])
+    assert seen <= {1, lpot.get_num_threads()}
+    if own_small_m() and lpot.get_num_threads() > 1:
+        assert seen == {1, lpot.get_num_threads()}
+
+
 def test_packed_linear_properties():
     w = weights((33, 65))
     p = K.PackedLinear(w, np.full(33, 0.5, np.float32), m_hint=1)
