@@ -168,11 +168,4 @@ void lpot_qgemv_u8s8_avx2(const uint8_t *a, int64_t lda, int64_t m, const int8_t
         gemv7_1(a, lda, b, ldb, nblocks, k4, c, ldc, accum, cadd);
 }
 
-#else
-void lpot_qgemv_u8s8_avx2(const uint8_t *a, int64_t lda, int64_t m, const int8_t *b,
-                          int64_t ldb, int64_t nblocks, int64_t k4, int32_t *c, int64_t ldc,
-                          int accum, const int32_t *cadd)
-{
-    lpot_qgemm_u8s8_ref(a, lda, m, b, ldb, nblocks, k4, c, ldc, accum, cadd);
-}
-#endif
+#endif /* x86-64 (dispatch.c refers to it there only) */
