@@ -267,8 +267,7 @@ static lpot_status_t linear_gemv(lpot_qlinear_t *lin, const void *x, int64_t m,
     lpot_pkey_t key;
     gemv_key(&key, m, qp);
     linear_build_ctx bc = {lin, m, qp};
-    const char *mt = getenv("LPOT_GEMV_MT_MACS"); /* TEMP: measurement */
-    lpot_qk_use_threads_from((double)m * (double)k * (double)lin->n, mt ? atof(mt) : LPOT_GEMV_MT_MACS);
+    lpot_qk_use_threads_from((double)m * (double)k * (double)lin->n, LPOT_GEMV_MT_MACS);
     lpot_status_t st = lpot_pcache_lookup(&lin->cache, &key, gemv_entry_build, &bc, &e, &own);
     if (st != LPOT_OK)
         return st;
