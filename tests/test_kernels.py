@@ -12,7 +12,7 @@ import pytest
 
 import lpot
 from lpot import kernels as K
-from kernels_ref import conv_acc, dyn_qparams, epilogue, linear_acc, quantize_u8
+from kernels_ref import conv_acc, dyn_qparams, epilogue, linear_acc, quantize_u8, run_in_threads
 
 RNG = np.random.default_rng(20261127)
 
@@ -253,6 +253,26 @@ def test_small_m_threads_left_to_lpot():
         assert seen == {1, lpot.get_num_threads()}
 
 
+def test_small_m_two_python_threads_share_a_team_sized_call():
+    """Two Python threads on one 7-bit PackedLinear, each call split among
+    an OpenMP team of 2 (set_num_threads(2), 590K+ multiply-adds)."""
+    w = weights((768, 768), 7)
+    p = K.PackedLinear(w, RNG.uniform(0.01, 0.02, 768).astype(np.float32))
+    inputs = [(acts((m, 768), xdt), zp_for(xdt)) for m in (1, 2, 3, 4) for xdt in (np.uint8, np.int8)]
+    wants = [linear_acc(x, zp, w) for x, zp in inputs]
+
+    def work(seed):
+        for i in range(12):
+            j = (i + seed) % len(inputs)
+            np.testing.assert_array_equal(K.qlinear(inputs[j][0], p, 1.0, inputs[j][1], out_dtype="int32"), wants[j])
+
+    try:
+        lpot.set_num_threads(2)
+        assert not run_in_threads(work)
+    finally:
+        lpot.set_num_threads(0)
+
+
 def test_packed_linear_properties():
     w = weights((33, 65))
     p = K.PackedLinear(w, np.full(33, 0.5, np.float32), m_hint=1)
@@ -288,14 +308,19 @@ def test_dynamic_linear_per_tensor():
 
 
 @pytest.mark.parametrize("bits", [7, 8])
-def test_dynamic_linear_per_row(bits):
+@pytest.mark.parametrize("rows", [1, 4, 6])
+def test_dynamic_linear_per_row(bits, rows):
+    """Per-row dynamic quantization (the recurrent step of a dynamic LSTM at
+    rows=1: lpot's own small-M kernels on CPUs without VNNI)."""
     w = weights((24, 48), bits)
     ws = RNG.uniform(0.01, 0.02, 24).astype(np.float32)
     p = K.PackedLinear(w, ws)
-    x = RNG.standard_normal((6, 48)).astype(np.float32) * np.arange(1, 7, dtype=np.float32)[:, None]
+    x = RNG.standard_normal((rows, 48)).astype(np.float32) * np.arange(1, rows + 1, dtype=np.float32)[:, None]
     y, s, z = K.qlinear_dynamic(x, p, per_row=True, post_ops=["relu"], return_qparams=True)
-    assert s.shape == (6,) and z.shape == (6,)
-    for i in range(6):
+    if rows <= 4 and own_small_m():
+        assert K.last_impl()["linear"] == ("lpot:gemv_u8s8_avx2" if bits == 7 else "lpot:gemv_avx2")
+    assert s.shape == (rows,) and z.shape == (rows,)
+    for i in range(rows):
         es, ez = dyn_qparams(x[i])
         assert np.isclose(s[i], es) and z[i] == ez
         want = epilogue(linear_acc(quantize_u8(x[i:i + 1], es, ez), ez, w), float(es), ws, post=("relu",))
