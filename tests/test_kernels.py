@@ -237,6 +237,43 @@ def test_small_m_linear_exact(k, n, bits):
         lpot.set_num_threads(0)
 
 
+@pytest.mark.parametrize("out,post,per_channel", [("float32", (), False), ("int8", ("gelu",), True),
+                                                  ("uint8", ("sum", "relu"), True), ("float32", ("sum",), False)])
+def test_small_m_epilogue_split_among_threads(out, post, per_channel):
+    """The small-M path runs each thread's channels' epilogue in that thread:
+    per-tensor / per-channel scales, bias, post-ops (sum reads the output)
+    as the scalar reference, one thread and two alike."""
+    k, n = 768, 771  # 590K+ multiply-adds: a team of 2; 771 channels: a ragged last block
+    w = weights((n, k), 7)
+    ws = RNG.uniform(0.002, 0.004, n if per_channel else 1).astype(np.float32)
+    b = RNG.standard_normal(n).astype(np.float32)
+    p = K.PackedLinear(w, ws, b)
+    q = out != "float32"
+    try:
+        for m in (1, 3):
+            x = acts((m, k))
+            kw = dict(out_dtype=out, out_scale=0.5, out_zp=10 if out == "uint8" else -3, post_ops=list(post))
+            res = None
+            if "sum" in post:
+                res = RNG.standard_normal((m, n)).astype(np.float32) if not q else acts((m, n), np.dtype(out).type)
+            want = epilogue(linear_acc(x, 128, w), 0.02, ws, b, post, residual=res,
+                            sum_scale=0.5 if q else 1.0, sum_zp=kw["out_zp"] if q else 0,
+                            out_dtype=out, out_scale=0.5, out_zp=kw["out_zp"])
+            got = []
+            for nt in (1, 2):
+                lpot.set_num_threads(nt)
+                y = K.qlinear(x, p, 0.02, 128, sum_input=None if res is None else res.copy(), **kw)
+                assert K.last_impl()["threads"] == nt
+                got.append(y)
+            np.testing.assert_array_equal(got[0], got[1])
+            if q:
+                assert_q_close(got[0], want)
+            else:
+                np.testing.assert_allclose(got[0], want, rtol=1e-5, atol=1e-4)
+    finally:
+        lpot.set_num_threads(0)
+
+
 def test_small_m_threads_left_to_lpot():
     """set_num_threads(0): lpot's own small-M kernel measures one thread and
     the default team (both seen, same results)."""

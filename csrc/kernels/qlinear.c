@@ -31,7 +31,6 @@ struct lpot_qlinear {
 #define LPOT_GEMV_IMPL "lpot:gemv_avx2"
 #define LPOT_GEMV7_IMPL "lpot:gemv_u8s8_avx2"
 
-
 static lpot_status_t check_scales(const float *s, int64_t n_scales, int64_t channels,
                                   const char *what)
 {
