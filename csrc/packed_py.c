@@ -921,7 +921,8 @@ PyDoc_STRVAR(qgemm_u8s8_doc,
 "and int8 w (n, k), pairs of products added with int16 saturation as\n"
 "vpmaddubsw does; K runs in two passes (the second accumulating) when k > 4;\n"
 "add: n int32 added to every row by the last pass. impl='ref' forces the\n"
-"scalar reference. Tests.");
+"scalar reference, impl='gemv' the small-M kernel of the same contract\n"
+"(qgemv_u8s8, 7-bit weights). Tests.");
 
 static PyObject *qgemm_u8s8(PyObject *module, PyObject *args, PyObject *kwargs)
 {
@@ -934,7 +935,9 @@ static PyObject *qgemm_u8s8(PyObject *module, PyObject *args, PyObject *kwargs)
         return NULL;
     PyArrayObject *add = NULL;
     int32_t *cadd = NULL;
-    lpot_qgemm_u8s8_fn fn = strcmp(impl, "ref") == 0 ? lpot_kernels_ref.qgemm_u8s8 : lpot_kernels.qgemm_u8s8;
+    lpot_qgemm_u8s8_fn fn = strcmp(impl, "ref") == 0    ? lpot_kernels_ref.qgemm_u8s8
+                            : strcmp(impl, "gemv") == 0 ? lpot_kernels.qgemv_u8s8
+                                                        : lpot_kernels.qgemm_u8s8;
     lpot_dtype_t adt;
     PyArrayObject *a = NULL, *w = NULL, *y = NULL;
     uint8_t *ap = NULL;

@@ -20,7 +20,7 @@ are uint8/int8 with a per-tensor scale and zero point.
   libm); the input projection of all steps is one :func:`qlinear_dynamic`.
 - :func:`last_impl` says what the calling thread's last call ran (the
   oneDNN implementation such as ``'gemm:jit'`` or ``'brg:avx512_core_amx'``,
-  ``'lpot:gemv_avx2'`` for lpot's own small-M kernel, ``'lpot:conv_gemm_avx2'``
+  ``'lpot:gemv_u8s8_avx2'`` / ``'lpot:gemv_avx2'`` for lpot's own small-M kernels, ``'lpot:conv_gemm_avx2'``
   for lpot's own convolution GEMM, ``'lpot:ref'`` for the
   scalar reference, a ``'+split'`` suffix for the exact path on CPUs without
   VNNI) and the ISA oneDNN dispatches to.
@@ -30,19 +30,26 @@ are uint8/int8 with a per-tensor scale and zero point.
   ``'ref'`` (scalar reference, for tests).
 
 Threads: :func:`set_num_threads(n) <set_num_threads>` with n > 0 is used
-for every call of 4M multiply-adds or more. Left at 0 (the default), lpot
+for every call of 4M multiply-adds or more (lpot's own small-M linear
+kernels below: 300K or more). Left at 0 (the default), lpot
 measures each primitive with one thread and with OpenMP's default team and
 uses the one with the lower median of its last 8 times, re-checking the other
 at most every 50 ms and at most once per 16 calls (before 2026-11-27 07:58
 calls longer than 50 ms re-checked on every call, i.e. always ran the variant
 measured slower): on a machine whose cores are
 busy with other work, a team that waits for a descheduled member is often
-several times slower than one thread. Calls under 4M multiply-adds always run
-on one thread. ``last_impl()['threads']`` says what the last call used.
+several times slower than one thread. Smaller calls always run on one
+thread. ``last_impl()['threads']`` says what the last call used.
 
 Rows M <= 4 of :func:`qlinear` on CPUs without VNNI run lpot's own AVX2
-kernel (int16 products with ``vpmaddwd``: exact for full-range weights,
-several times faster than oneDNN's ``gemm:jit`` at M=1; see bench/RESULTS.md).
+kernels: for 7-bit weights (``|w| <= 64``) ``'lpot:gemv_u8s8_avx2'``
+(``vpmaddubsw`` on u8 activations, s8 ones shifted by +128, then
+``vpmaddwd`` with ones: 32 multiply-adds per 32 weight bytes, exact because
+a pair of products cannot reach the int16 limit), for full-range weights
+``'lpot:gemv_avx2'`` (int16 products with ``vpmaddwd``: exact, half the
+multiply-adds per instruction). Both share the output channels among the
+threads from 300K multiply-adds on (a GEMV is bound by how fast the
+weights stream in, and a second core doubles that); see bench/RESULTS.md.
 
 Convolutions on CPUs without VNNI: 3x3 (or larger) kernels with
 KH*KW*IC >= 576 run lpot's own path, im2col (NHWC) + an AVX2 u8 x s8 GEMM

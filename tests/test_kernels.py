@@ -12,7 +12,7 @@ import pytest
 
 import lpot
 from lpot import kernels as K
-from kernels_ref import conv_acc, dyn_qparams, epilogue, linear_acc, quantize_u8
+from kernels_ref import conv_acc, dyn_qparams, epilogue, linear_acc, quantize_u8, run_in_threads
 
 RNG = np.random.default_rng(20261127)
 
@@ -176,6 +176,140 @@ def test_small_m_linear_uses_own_kernel_where_onednn_saturates():
         assert_q_close(got, want)
 
 
+def own_small_m():
+    return not exact_isa() and lpot.cpu_features()["used"]["avx2"]
+
+
+@pytest.mark.parametrize("k", SIZES)
+def test_small_m_u8s8_kernel_vector_vs_ref(k):
+    """The 7-bit-weight small-M kernel (qgemv_u8s8, the contract of the conv
+    tile kernel): equal to NumPy for 7-bit weights and to the scalar twin
+    (pair saturation included) for full-range ones, also accumulating."""
+    n = SIZES[(SIZES.index(k) * 5 + 3) % len(SIZES)]
+    for m in (1, 2, 3, 4, 5, 9):
+        a = acts((m, k))
+        w = weights((n, k), 7)
+        want = a.astype(np.int64) @ w.astype(np.int64).T
+        np.testing.assert_array_equal(lpot._engine._qgemm_u8s8(a, w, impl="gemv"), want)
+        add = RNG.integers(-100000, 100000, n, dtype=np.int32)
+        np.testing.assert_array_equal(lpot._engine._qgemm_u8s8(a, w, impl="gemv", add=add), want + add)
+        w8 = weights((n, k))
+        np.testing.assert_array_equal(lpot._engine._qgemm_u8s8(a, w8, impl="gemv"),
+                                      lpot._engine._qgemm_u8s8(a, w8, impl="ref"))
+
+
+SMALL_M_SHAPES = [(k, SIZES[(i * 7 + 2) % len(SIZES)]) for i, k in enumerate(SIZES[:13])] + [
+    (768, 768), (768, 3072), (3072, 768), (17, 2), (5, 1)]
+
+
+@pytest.mark.parametrize("k,n", SMALL_M_SHAPES)
+@pytest.mark.parametrize("bits", [7, 8])
+def test_small_m_linear_exact(k, n, bits):
+    """M = 1..4 through qlinear (lpot's own kernels on CPUs without VNNI: the
+    u8 x s8 one for 7-bit weights, the int16 one for 8-bit): int32 exactly
+    as NumPy for u8 and s8 activations with zero points, u8 output within
+    1, on one thread and on two (the same results)."""
+    w = weights((n, k), bits)
+    ws = RNG.uniform(0.01, 0.02, n).astype(np.float32)
+    b = RNG.standard_normal(n).astype(np.float32)
+    p = K.PackedLinear(w, ws, b)
+    want_impl = ("lpot:gemv_u8s8_avx2" if bits == 7 else "lpot:gemv_avx2") if own_small_m() else None
+    try:
+        for m in (1, 2, 3, 4):
+            for xdt in (np.uint8, np.int8):
+                x, zp = acts((m, k), xdt), zp_for(xdt)
+                acc = linear_acc(x, zp, w)
+                outs = []
+                for nt in (1, 2):
+                    lpot.set_num_threads(nt)
+                    got = K.qlinear(x, p, 0.1, zp, out_dtype="int32")
+                    np.testing.assert_array_equal(got, acc)
+                    if want_impl:
+                        assert K.last_impl()["linear"] == want_impl
+                        big = m * k * n >= 3e5
+                        assert K.last_impl()["threads"] == (nt if big else 1), (m, nt)
+                    outs.append(K.qlinear(x, p, 0.1, zp, out_dtype="uint8", out_scale=0.3, out_zp=9,
+                                          post_ops=["relu"]))
+                np.testing.assert_array_equal(outs[0], outs[1])
+                want = epilogue(acc, 0.1, ws, b, ("relu",), out_dtype="uint8", out_scale=0.3, out_zp=9)
+                assert_q_close(outs[0], want)
+    finally:
+        lpot.set_num_threads(0)
+
+
+@pytest.mark.parametrize("out,post,per_channel", [("float32", (), False), ("int8", ("gelu",), True),
+                                                  ("uint8", ("sum", "relu"), True), ("float32", ("sum",), False)])
+def test_small_m_epilogue_split_among_threads(out, post, per_channel):
+    """The small-M path runs each thread's channels' epilogue in that thread:
+    per-tensor / per-channel scales, bias, post-ops (sum reads the output)
+    as the scalar reference, one thread and two alike."""
+    k, n = 768, 771  # 590K+ multiply-adds: a team of 2; 771 channels: a ragged last block
+    w = weights((n, k), 7)
+    ws = RNG.uniform(0.002, 0.004, n if per_channel else 1).astype(np.float32)
+    b = RNG.standard_normal(n).astype(np.float32)
+    p = K.PackedLinear(w, ws, b)
+    q = out != "float32"
+    try:
+        for m in (1, 3):
+            x = acts((m, k))
+            kw = dict(out_dtype=out, out_scale=0.5, out_zp=10 if out == "uint8" else -3, post_ops=list(post))
+            res = None
+            if "sum" in post:
+                res = RNG.standard_normal((m, n)).astype(np.float32) if not q else acts((m, n), np.dtype(out).type)
+            want = epilogue(linear_acc(x, 128, w), 0.02, ws, b, post, residual=res,
+                            sum_scale=0.5 if q else 1.0, sum_zp=kw["out_zp"] if q else 0,
+                            out_dtype=out, out_scale=0.5, out_zp=kw["out_zp"])
+            got = []
+            for nt in (1, 2):
+                lpot.set_num_threads(nt)
+                y = K.qlinear(x, p, 0.02, 128, sum_input=None if res is None else res.copy(), **kw)
+                assert K.last_impl()["threads"] == nt
+                got.append(y)
+            np.testing.assert_array_equal(got[0], got[1])
+            if q:
+                assert_q_close(got[0], want)
+            else:
+                np.testing.assert_allclose(got[0], want, rtol=1e-5, atol=1e-4)
+    finally:
+        lpot.set_num_threads(0)
+
+
+def test_small_m_threads_left_to_lpot():
+    """set_num_threads(0): lpot's own small-M kernel measures one thread and
+    the default team (both seen, same results)."""
+    w = weights((1024, 768), 7)
+    p = K.PackedLinear(w, np.float32(0.01))
+    x = acts((1, 768))
+    want = linear_acc(x, 3, w)
+    seen = set()
+    for _ in range(8):
+        np.testing.assert_array_equal(K.qlinear(x, p, 1.0, 3, out_dtype="int32"), want)
+        seen.add(K.last_impl()["threads"])
+    assert seen <= {1, lpot.get_num_threads()}
+    if own_small_m() and lpot.get_num_threads() > 1:
+        assert seen == {1, lpot.get_num_threads()}
+
+
+def test_small_m_two_python_threads_share_a_team_sized_call():
+    """Two Python threads on one 7-bit PackedLinear, each call split among
+    an OpenMP team of 2 (set_num_threads(2), 590K+ multiply-adds)."""
+    w = weights((768, 768), 7)
+    p = K.PackedLinear(w, RNG.uniform(0.01, 0.02, 768).astype(np.float32))
+    inputs = [(acts((m, 768), xdt), zp_for(xdt)) for m in (1, 2, 3, 4) for xdt in (np.uint8, np.int8)]
+    wants = [linear_acc(x, zp, w) for x, zp in inputs]
+
+    def work(seed):
+        for i in range(12):
+            j = (i + seed) % len(inputs)
+            np.testing.assert_array_equal(K.qlinear(inputs[j][0], p, 1.0, inputs[j][1], out_dtype="int32"), wants[j])
+
+    try:
+        lpot.set_num_threads(2)
+        assert not run_in_threads(work)
+    finally:
+        lpot.set_num_threads(0)
+
+
 def test_packed_linear_properties():
     w = weights((33, 65))
     p = K.PackedLinear(w, np.full(33, 0.5, np.float32), m_hint=1)
@@ -211,14 +345,19 @@ def test_dynamic_linear_per_tensor():
 
 
 @pytest.mark.parametrize("bits", [7, 8])
-def test_dynamic_linear_per_row(bits):
+@pytest.mark.parametrize("rows", [1, 4, 6])
+def test_dynamic_linear_per_row(bits, rows):
+    """Per-row dynamic quantization (the recurrent step of a dynamic LSTM at
+    rows=1: lpot's own small-M kernels on CPUs without VNNI)."""
     w = weights((24, 48), bits)
     ws = RNG.uniform(0.01, 0.02, 24).astype(np.float32)
     p = K.PackedLinear(w, ws)
-    x = RNG.standard_normal((6, 48)).astype(np.float32) * np.arange(1, 7, dtype=np.float32)[:, None]
+    x = RNG.standard_normal((rows, 48)).astype(np.float32) * np.arange(1, rows + 1, dtype=np.float32)[:, None]
     y, s, z = K.qlinear_dynamic(x, p, per_row=True, post_ops=["relu"], return_qparams=True)
-    assert s.shape == (6,) and z.shape == (6,)
-    for i in range(6):
+    if rows <= 4 and own_small_m():
+        assert K.last_impl()["linear"] == ("lpot:gemv_u8s8_avx2" if bits == 7 else "lpot:gemv_avx2")
+    assert s.shape == (rows,) and z.shape == (rows,)
+    for i in range(rows):
         es, ez = dyn_qparams(x[i])
         assert np.isclose(s[i], es) and z[i] == ez
         want = epilogue(linear_acc(quantize_u8(x[i:i + 1], es, ez), ez, w), float(es), ws, post=("relu",))

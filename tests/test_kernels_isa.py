@@ -20,6 +20,16 @@ p = K.PackedLinear(w, rng.uniform(0.01, 0.02, 33).astype(np.float32), rng.standa
 out['lin_s32'] = K.qlinear(x, p, 0.1, 128, out_dtype='int32')
 out['lin_u8'] = K.qlinear(x, p, 0.02, 128, out_dtype='uint8', out_scale=0.5, out_zp=10, post_ops=['relu'])
 impl['linear'] = K.last_impl()['linear']
+for bits in (7, 8):  # small M: lpot's own kernels where the CPU lacks VNNI (7-bit: u8 x s8)
+    lo = -64 if bits == 7 else -128
+    wg = rng.integers(lo, -lo + 1 if bits == 7 else 128, (67, 131), dtype=np.int8)
+    pg = K.PackedLinear(wg, rng.uniform(0.01, 0.02, 67).astype(np.float32))
+    for m in (1, 2, 3, 4):
+        xu = rng.integers(0, 256, (m, 131), dtype=np.uint8)
+        xs = rng.integers(-128, 128, (m, 131), dtype=np.int8)
+        out['gemv%d_u8_%d' % (bits, m)] = K.qlinear(xu, pg, 0.1, 129, out_dtype='int32')
+        out['gemv%d_s8_%d' % (bits, m)] = K.qlinear(xs, pg, 0.1, -5, out_dtype='int32')
+    impl['gemv%d' % bits] = K.last_impl()['linear']
 wc = rng.integers(-128, 128, (16, 8, 3, 3), dtype=np.int8)
 xc = rng.integers(0, 256, (2, 8, 9, 9), dtype=np.uint8)
 pc = K.PackedConv2d(wc, np.float32(0.01), stride=2, padding=1)
@@ -64,6 +74,9 @@ def test_avx2_off_changes_isa_here(py, baseline):
         pytest.skip("this CPU does not use AVX2")
     got = probe(py, "avx2")
     assert got["isa"] in ("avx", "sse41") and baseline["isa"] != got["isa"]
+    if baseline["isa"] == "avx2":  # no VNNI: lpot's own small-M kernels, none without AVX2
+        assert (baseline["impl"]["gemv7"], baseline["impl"]["gemv8"]) == ("lpot:gemv_u8s8_avx2", "lpot:gemv_avx2")
+        assert not got["impl"]["gemv7"].startswith("lpot:") and not got["impl"]["gemv8"].startswith("lpot:")
 
 
 def _isa():

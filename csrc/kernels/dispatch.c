@@ -27,6 +27,8 @@ const lpot_kernels_t lpot_kernels_ref = {
     .qgemm_u8s8_isa = "scalar",
     RNN_SLOTS(ref),
     .rnn_isa = "scalar",
+    .qgemv_u8s8 = lpot_qgemm_u8s8_ref,
+    .qgemv_u8s8_isa = "scalar",
 };
 
 #if defined(__x86_64__)
@@ -58,6 +60,8 @@ lpot_kernels_t lpot_kernels = {
     .qgemm_u8s8_isa = "scalar",
     RNN_SLOTS(ref),
     .rnn_isa = "scalar",
+    .qgemv_u8s8 = lpot_qgemm_u8s8_ref,
+    .qgemv_u8s8_isa = "scalar",
 };
 
 void lpot_dispatch_init(const lpot_cpu_info_t *info)
@@ -84,6 +88,8 @@ void lpot_dispatch_init(const lpot_cpu_info_t *info)
         lpot_kernels.qgemv_s8_isa = "avx2";
         lpot_kernels.qgemm_u8s8 = lpot_qgemm_u8s8_avx2;
         lpot_kernels.qgemm_u8s8_isa = "avx2";
+        lpot_kernels.qgemv_u8s8 = lpot_qgemv_u8s8_avx2;
+        lpot_kernels.qgemv_u8s8_isa = "avx2";
     }
     if (info->used[LPOT_CPU_AVX2] && info->used[LPOT_CPU_FMA]) {
         lpot_kernels.wlogsum_f64 = lpot_wlogsum_f64_avx2;

@@ -131,6 +131,11 @@ typedef struct {
     lpot_lstm_cell_fn lstm_cell;
     lpot_gru_cell_fn gru_cell;
     const char *rnn_isa;
+    /* Small-M (M <= 4 per weight pass) GEMV of 7-bit weights: the contract
+     * of qgemm_u8s8 (same packing; its scalar twin is lpot_qgemm_u8s8_ref),
+     * exact int32 when every |w| <= 64. */
+    lpot_qgemm_u8s8_fn qgemv_u8s8;
+    const char *qgemv_u8s8_isa;
 } lpot_kernels_t;
 
 extern lpot_kernels_t lpot_kernels;           /* what runs */
@@ -185,6 +190,9 @@ int8_t *lpot_qgemm_u8s8_pack(const int8_t *w, int64_t n, int64_t k, int64_t *nbl
 void lpot_qgemm_u8s8_ref(const uint8_t *a, int64_t lda, int64_t m, const int8_t *b,
                          int64_t ldb, int64_t nblocks, int64_t k4, int32_t *c, int64_t ldc,
                          int accum, const int32_t *cadd);
+void lpot_qgemv_u8s8_avx2(const uint8_t *a, int64_t lda, int64_t m, const int8_t *b,
+                          int64_t ldb, int64_t nblocks, int64_t k4, int32_t *c, int64_t ldc,
+                          int accum, const int32_t *cadd);
 void lpot_qgemm_u8s8_avx2(const uint8_t *a, int64_t lda, int64_t m, const int8_t *b,
                           int64_t ldb, int64_t nblocks, int64_t k4, int32_t *c, int64_t ldc,
                           int accum, const int32_t *cadd);

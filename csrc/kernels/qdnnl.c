@@ -119,13 +119,15 @@ static void set_threads(int n)
     tl_threads = n;
 }
 
-int lpot_qk_use_threads(double macs)
+int lpot_qk_use_threads_from(double macs, double min_macs)
 {
-    int n = macs < LPOT_SMALL_WORK_MACS ? 1 : lpot_qk_get_num_threads();
+    int n = macs < min_macs ? 1 : lpot_qk_get_num_threads();
     tl_adaptive = n > 1 && atomic_load(&g_threads) == 0;
     set_threads(n);
     return n;
 }
+
+int lpot_qk_use_threads(double macs) { return lpot_qk_use_threads_from(macs, LPOT_SMALL_WORK_MACS); }
 
 double lpot_qk_now(void)
 {

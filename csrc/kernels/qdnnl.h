@@ -116,6 +116,9 @@ typedef struct {
  * with other work a single thread is often several times faster than a team
  * that waits for a descheduled member. */
 int lpot_qk_use_threads(double macs);
+/* The same with another small-work bound (lpot's own memory-bound GEMV
+ * splits from far less work than a oneDNN call amortizes). */
+int lpot_qk_use_threads_from(double macs, double min_macs);
 
 /* Fill the attribute part of a key from qp (from slot `at`) and the thread
  * count (last slot); returns the next free slot. */

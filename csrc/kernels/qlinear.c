@@ -1,6 +1,7 @@
 /* Packed int8 linear (oneDNN matmul with prepacked s8 weights) and the
  * dynamic quantized linear. Plain C. */
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,8 +20,16 @@ struct lpot_qlinear {
     const char *packed_impl;
     int w7;           /* every |w| <= 64: no int16 saturation without VNNI */
     int8_t *gemv_w;   /* weights packed for lpot's own small-M kernel (or NULL) */
-    int64_t gemv_nb, gemv_kp;
+    int64_t gemv_nb, gemv_kp; /* blocks; k pairs (int16 path) or k quads (u8s8) */
+    int gemv_u8s8;    /* gemv_w packed for qgemv_u8s8 (7-bit weights) */
 };
+
+/* lpot's own small-M kernels split their channel blocks among the threads
+ * from this much work on (memory-bound, they gain from a second core long
+ * before a oneDNN call does; see bench/RESULTS.md). */
+#define LPOT_GEMV_MT_MACS 3e5
+#define LPOT_GEMV_IMPL "lpot:gemv_avx2"
+#define LPOT_GEMV7_IMPL "lpot:gemv_u8s8_avx2"
 
 static lpot_status_t check_scales(const float *s, int64_t n_scales, int64_t channels,
                                   const char *what)
@@ -138,9 +147,13 @@ lpot_status_t lpot_qlinear_create(lpot_qlinear_t **out, const int8_t *w, int64_t
     lin->w7 = lpot_qk_s8_fits7(lin->w, (size_t)(n * k));
     /* lpot's own small-M kernel: where oneDNN's int8 path is not exact
      * (no VNNI) and a vector version exists; measured 4x+ faster than
-     * oneDNN's gemm:jit at M=1 on AVX2 (bench/RESULTS.md). */
-    if (!lpot_qk_exact_isa() && lpot_kernels.qgemv_s8 != lpot_kernels_ref.qgemv_s8) {
-        lin->gemv_w = lpot_qgemv_pack(lin->w, n, k, &lin->gemv_nb, &lin->gemv_kp);
+     * oneDNN's gemm:jit at M=1 on AVX2 (bench/RESULTS.md). 7-bit weights
+     * take the u8 x s8 one (vpmaddubsw cannot saturate), others the int16 one. */
+    const int own_u8s8 = lin->w7 && lpot_kernels.qgemv_u8s8 != lpot_kernels_ref.qgemv_u8s8;
+    if (!lpot_qk_exact_isa() && (own_u8s8 || lpot_kernels.qgemv_s8 != lpot_kernels_ref.qgemv_s8)) {
+        lin->gemv_u8s8 = own_u8s8;
+        lin->gemv_w = own_u8s8 ? lpot_qgemm_u8s8_pack(lin->w, n, k, &lin->gemv_nb, &lin->gemv_kp)
+                               : lpot_qgemv_pack(lin->w, n, k, &lin->gemv_nb, &lin->gemv_kp);
         if (lin->gemv_w == NULL) {
             st = lpot_set_error(LPOT_ERR_NOMEM, "small-M packed weights");
             goto error;
@@ -193,40 +206,121 @@ const float *lpot_qlinear_scales(const lpot_qlinear_t *lin, int64_t *n_scales)
     return lin->scales;
 }
 
-/* lpot's AVX2 small-M path: exact int32, then the scalar epilogue per row. */
-static lpot_status_t linear_gemv(lpot_qlinear_t *lin, const void *x, int64_t m,
-                                 const lpot_qparams_t *qp, void *y)
+static void gemv_key(lpot_pkey_t *key, int64_t m, const lpot_qparams_t *qp)
 {
-    const int64_t kp = lin->gemv_kp, np = lin->gemv_nb * 8, n = lin->n;
-    int32_t *pairs = malloc(sizeof(int32_t) * (size_t)(m * kp) + 1);
-    int32_t *acc = malloc(sizeof(int32_t) * (size_t)(m * np) + 1);
-    if (pairs == NULL || acc == NULL) {
-        free(pairs);
-        free(acc);
-        return lpot_set_error(LPOT_ERR_NOMEM, "small-M buffers");
-    }
-    const size_t xs = lpot_dtype_size(qp->src_dt), ys = lpot_dtype_size(qp->dst_dt);
-    for (int64_t i = 0; i < m; i++)
-        lpot_qgemv_xpairs((const char *)x + i * lin->k * xs, qp->src_dt == LPOT_DT_U8, lin->k,
-                          pairs + i * kp);
-    /* Blocks of 8 channels shared among the threads above ~256K MACs. */
-    const int64_t nb = lin->gemv_nb;
-    const int nt = lpot_qk_use_threads((double)(m * lin->k * n));
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int t = 0; t < nt; t++) {
-        const int64_t b0 = nb * t / nt, b1 = nb * (t + 1) / nt;
-        if (b1 > b0)
-            lpot_kernels.qgemv_s8(pairs, m, kp, lin->gemv_w + b0 * kp * 16, b1 - b0, acc + b0 * 8, np);
-    }
-    for (int64_t i = 0; i < m; i++) {
-        int32_t *a = acc + i * np;
-        for (int64_t j = 0; j < n; j++)
-            a[j] -= qp->src_zp * lin->colsum[j];
-        lpot_qepilogue(a, 1, n, lin->scales, lin->n_scales, lin->bias, qp, (char *)y + i * n * ys);
-    }
-    free(pairs);
-    free(acc);
+    linear_key(key, m, qp);
+    key->v[0] = 2;
+}
+
+/* A cache entry without a primitive: it keeps the small-M path's times for
+ * the adaptive thread choice. */
+static lpot_status_t gemv_entry_build(void *ctx, lpot_pentry_t **out)
+{
+    const linear_build_ctx *c = ctx;
+    lpot_pentry_t *e = calloc(1, sizeof *e);
+    if (e == NULL)
+        return lpot_set_error(LPOT_ERR_NOMEM, "cache entry");
+    gemv_key(&e->key, c->m, c->qp);
+    e->impl = c->lin->gemv_u8s8 ? LPOT_GEMV7_IMPL : LPOT_GEMV_IMPL;
+    *out = e;
     return LPOT_OK;
+}
+
+/* Channel blocks [b0, b1) of every row: the kernel (xa: the int16 pairs, or
+ * the u8 rows at stride lda), the zero-point correction and the epilogue. */
+static void gemv_part(const lpot_qlinear_t *lin, const void *xa, int64_t lda, int64_t m,
+                      int64_t b0, int64_t b1, int32_t zp, int32_t *acc, int64_t np,
+                      const lpot_qparams_t *qp, void *y)
+{
+    const int64_t kk = lin->gemv_kp, bw = lin->gemv_u8s8 ? 16 : 8;
+    if (b1 <= b0)
+        return;
+    if (lin->gemv_u8s8)
+        lpot_kernels.qgemv_u8s8(xa, lda, m, lin->gemv_w + b0 * kk * 64, kk * 64, b1 - b0, kk,
+                                acc + b0 * 16, np, 0, NULL);
+    else
+        lpot_kernels.qgemv_s8(xa, m, kk, lin->gemv_w + b0 * kk * 16, b1 - b0, acc + b0 * 8, np);
+    const int64_t j0 = b0 * bw, j1 = b1 * bw < lin->n ? b1 * bw : lin->n;
+    const size_t ys = lpot_dtype_size(qp->dst_dt);
+    for (int64_t i = 0; i < m; i++) {
+        int32_t *restrict a = acc + i * np; /* restrict: vectorized (2.5 -> 0.75 us at n=3072) */
+        const int32_t *restrict cs = lin->colsum;
+        if (zp != 0)
+            for (int64_t j = j0; j < j1; j++)
+                a[j] -= zp * cs[j];
+        lpot_qepilogue(a + j0, 1, j1 - j0, lin->n_scales > 1 ? lin->scales + j0 : lin->scales,
+                       lin->n_scales, lin->bias ? lin->bias + j0 : NULL, qp,
+                       (char *)y + (size_t)(i * lin->n + j0) * ys);
+    }
+}
+
+/* lpot's AVX2 small-M path: exact int32, the epilogue per row; the channel
+ * blocks (and their epilogue) shared among the threads from
+ * LPOT_GEMV_MT_MACS on, 1 or n threads picked from measured times like a
+ * oneDNN primitive's. */
+static lpot_status_t linear_gemv(lpot_qlinear_t *lin, const void *x, int64_t m,
+                                 const lpot_qparams_t *qp, void *y, const char **impl)
+{
+    const int64_t k = lin->k, kk = lin->gemv_kp, nb = lin->gemv_nb;
+    const int64_t np = nb * (lin->gemv_u8s8 ? 16 : 8);
+    const int is_u8 = qp->src_dt == LPOT_DT_U8;
+    lpot_pentry_t *e = NULL, *own = NULL;
+    lpot_pkey_t key;
+    gemv_key(&key, m, qp);
+    linear_build_ctx bc = {lin, m, qp};
+    lpot_qk_use_threads_from((double)m * (double)k * (double)lin->n, LPOT_GEMV_MT_MACS);
+    lpot_status_t st = lpot_pcache_lookup(&lin->cache, &key, gemv_entry_build, &bc, &e, &own);
+    if (st != LPOT_OK)
+        return st;
+    const int nt = lpot_qk_last_threads() > 0 ? lpot_qk_last_threads() : 1;
+    /* u8s8: u8 rows of 4 * kk bytes (s8 shifted by +128, its zero point with
+     * it); the caller's rows as they are when they already are. */
+    const int direct = lin->gemv_u8s8 && is_u8 && k % 4 == 0;
+    const size_t xbytes = lin->gemv_u8s8 ? (size_t)(m * kk * 4) : sizeof(int32_t) * (size_t)(m * kk);
+    void *xa = direct ? NULL : malloc(xbytes + 1);
+    int32_t *acc = malloc(sizeof(int32_t) * (size_t)(m * np) + 1);
+    int64_t lda = 4 * kk;
+    int32_t zp = qp->src_zp;
+    if ((!direct && xa == NULL) || acc == NULL) {
+        st = lpot_set_error(LPOT_ERR_NOMEM, "small-M buffers");
+        goto cleanup;
+    }
+    const size_t xs = lpot_dtype_size(qp->src_dt);
+    if (direct)
+        lda = k;
+    else if (lin->gemv_u8s8) {
+        uint8_t *q = xa;
+        for (int64_t i = 0; i < m; i++) {
+            const uint8_t *xi = (const uint8_t *)x + i * k;
+            for (int64_t j = 0; j < k; j++)
+                q[i * lda + j] = is_u8 ? xi[j] : (uint8_t)(xi[j] ^ 0x80u);
+            memset(q + i * lda + k, 0, (size_t)(lda - k));
+        }
+        zp += is_u8 ? 0 : 128;
+    } else
+        for (int64_t i = 0; i < m; i++)
+            lpot_qgemv_xpairs((const char *)x + i * k * xs, is_u8, k, (int32_t *)xa + i * kk);
+    const void *xin = direct ? x : xa;
+    const double t0 = lpot_qk_now();
+    if (nt == 1)
+        gemv_part(lin, xin, lda, m, 0, nb, zp, acc, np, qp, y);
+    else {
+        /* u8s8 in pairs of blocks: its one-row kernel works on two at once. */
+        const int64_t unit = lin->gemv_u8s8 ? 2 : 1, units = (nb + unit - 1) / unit;
+#pragma omp parallel num_threads(nt)
+        {
+            const int64_t t = omp_get_thread_num(), T = omp_get_num_threads();
+            const int64_t b0 = units * t / T * unit, b1 = units * (t + 1) / T * unit;
+            gemv_part(lin, xin, lda, m, b0, b1 < nb ? b1 : nb, zp, acc, np, qp, y);
+        }
+    }
+    lpot_pentry_record(e, lpot_qk_now() - t0);
+    *impl = e->impl;
+cleanup:
+    free(xa);
+    free(acc);
+    lpot_pentry_destroy(own);
+    return st;
 }
 
 static lpot_status_t linear_ref(lpot_qlinear_t *lin, const void *x, int64_t m,
@@ -273,12 +367,10 @@ lpot_status_t lpot_qlinear_run(lpot_qlinear_t *lin, const void *x, int64_t m,
         return LPOT_OK;
     if (pref == LPOT_IMPL_REF)
         goto ref;
-    lpot_qk_use_threads((double)m * (double)lin->k * (double)lin->n);
     if (m <= LPOT_QGEMV_MAX_M && lin->gemv_w != NULL &&
-        (pref == LPOT_IMPL_AUTO || pref == LPOT_IMPL_OWN)) {
-        *impl = "lpot:gemv_avx2";
-        return linear_gemv(lin, x, m, qp, y);
-    }
+        (pref == LPOT_IMPL_AUTO || pref == LPOT_IMPL_OWN))
+        return linear_gemv(lin, x, m, qp, y, impl);
+    lpot_qk_use_threads((double)m * (double)lin->k * (double)lin->n);
     if (!lin->w7 && !lpot_qk_exact_isa() &&
         !lpot_qk_src_fits7(x, qp->src_dt, (size_t)(m * lin->k))) {
         int32_t *acc = NULL;
