@@ -295,6 +295,27 @@ static void conv_im2col(const lpot_conv_geom_t *g, const uint8_t *x, int flip, i
     }
 }
 
+/* 1 (and *e filled) when lpot_qconv_epi_avx2 does qp's epilogue: f32/u8/s8
+ * out with no post-op or relu only. */
+static int conv_fast_epi(const lpot_qparams_t *qp, lpot_qconv_epi_t *e)
+{
+    int relu = 0;
+    for (int p = 0; p < qp->n_post; p++) {
+        if (qp->post[p].kind != LPOT_POST_RELU)
+            return 0;
+        relu = 1;
+    }
+    if (qp->dst_dt != LPOT_DT_F32 && qp->dst_dt != LPOT_DT_U8 && qp->dst_dt != LPOT_DT_S8)
+        return 0;
+    e->relu = relu;
+    e->dst = qp->dst_dt == LPOT_DT_F32 ? 0 : qp->dst_dt == LPOT_DT_U8 ? 1 : 2;
+    e->ds = qp->dst_scale;
+    e->zp = (float)qp->dst_zp;
+    e->lo = qp->dst_dt == LPOT_DT_U8 ? 0.0f : -128.0f;
+    e->hi = qp->dst_dt == LPOT_DT_U8 ? 255.0f : 127.0f;
+    return 1;
+}
+
 /* NHWC x -> NHWC y on nt threads. Tasks: chunks of output rows x groups of
  * 16-channel blocks (channel groups only when there are too few row chunks
  * to keep the threads busy), handed out dynamically so that a thread the
@@ -323,12 +344,22 @@ static lpot_status_t conv_gemm(const lpot_qconv_t *c, const uint8_t *x, int64_t 
     ngr = ngr > nb ? nb : ngr;
     const int64_t bpg = (nb + ngr - 1) / ngr, ntask = nmc * ((nb + bpg - 1) / bpg);
     const int64_t ngroups = (nb + bpg - 1) / bpg;
-    /* -zp * (channel weight sum), added by the kernel on the last K pass */
+    /* -zp * (channel weight sum), added by the kernel on the last K pass;
+     * the epilogue's per-channel scales and biases (zero-padded) */
     int32_t *zpw = calloc((size_t)(nb * 16), sizeof(int32_t));
-    if (zpw == NULL)
+    float *esc = calloc((size_t)(nb * 16) * 2, sizeof(float)), *ebs = esc ? esc + nb * 16 : NULL;
+    if (zpw == NULL || esc == NULL) {
+        free(zpw);
+        free(esc);
         return lpot_set_error(LPOT_ERR_NOMEM, "zero-point correction");
-    for (int64_t j = 0; j < oc; j++)
+    }
+    for (int64_t j = 0; j < oc; j++) {
         zpw[j] = -zp * c->wsum[j];
+        esc[j] = qp->src_scale * c->scales[c->n_scales == 1 ? 0 : j];
+        ebs[j] = c->bias ? c->bias[j] : 0.0f;
+    }
+    lpot_qconv_epi_t epi;
+    const int fast_epi = conv_fast_epi(qp, &epi);
     atomic_int failed = 0;
 #pragma omp parallel num_threads(nt)
     {
@@ -357,6 +388,10 @@ static lpot_status_t conv_gemm(const lpot_qconv_t *c, const uint8_t *x, int64_t 
                                         k0 + kc >= kpad ? zpw + oc0 : NULL);
             }
             char *yo = (char *)y + (size_t)(r0 * oc + oc0) * ys;
+            if (fast_epi) {
+                lpot_qconv_epi_avx2(acc, ldc, rows, noc, esc + oc0, ebs + oc0, &epi, yo, oc);
+                continue;
+            }
             if (noc == oc && ldc == oc) {
                 lpot_qepilogue(acc, rows, oc, c->scales, c->n_scales, c->bias, qp, yo);
                 continue;
@@ -370,6 +405,7 @@ static lpot_status_t conv_gemm(const lpot_qconv_t *c, const uint8_t *x, int64_t 
         free(acc);
     }
     free(zpw);
+    free(esc);
     if (atomic_load(&failed))
         return lpot_set_error(LPOT_ERR_NOMEM, "convolution work buffers");
     return LPOT_OK;
