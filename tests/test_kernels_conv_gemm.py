@@ -310,9 +310,11 @@ def test_own_conv_vector_epilogue_bit_exact(oc, out, relu):
             np.testing.assert_array_equal(got, want)
 
 
-# Batch-1 shapes whose row chunks are too few for 2 threads: the channel blocks
-# are split into groups (5 = prime, 3) and the im2col rows shared by them.
-SPLITS = [(64, 80, 11, 11), (256, 48, 7, 7), (72, 33, 19, 13)]
+# Batch-1 shapes on 2 threads: smaller row chunks (20x20: 8 of 54 rows), and
+# where those are still too few the channel blocks split into groups (5 =
+# prime, 3) sharing the im2col rows (with one more row chunk for an even
+# task count in the last two).
+SPLITS = [(64, 32, 20, 20), (64, 80, 11, 11), (256, 48, 7, 7), (72, 33, 19, 13)]
 
 
 @needs_own
