@@ -289,7 +289,7 @@ def epilogue_f32_exact(acc, xs, ws, b, relu, out, out_scale, out_zp):
 
 
 @needs_own
-@pytest.mark.parametrize("oc", [5, 16, 37, 129])
+@pytest.mark.parametrize("oc", SIZES)
 @pytest.mark.parametrize("out,relu", [("uint8", False), ("uint8", True), ("int8", True),
                                       ("float32", False), ("float32", True)])
 def test_own_conv_vector_epilogue_bit_exact(oc, out, relu):
