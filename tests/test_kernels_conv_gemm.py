@@ -365,3 +365,41 @@ def test_own_path_pool_two_python_threads_batch1():
     finally:
         K.set_num_threads(0)
     assert not errors, errors
+
+
+@needs_own
+def test_own_path_2_threads_after_fork():
+    """The pool in a forked child: its helpers are gone; the child starts new
+    ones and finishes (an OpenMP region in such a child waits forever for the
+    parent's threads: the own path used one before it had its own pool)."""
+    import os
+    import time
+    w = w7((80, 64, 3, 3))
+    p = K.PackedConv2d(w, np.float32(0.01), padding=1)
+    x = acts((1, 64, 11, 11))
+    want = conv_acc(x, 7, w, pad=(1, 1, 1, 1))
+    try:
+        K.set_num_threads(2)
+        np.testing.assert_array_equal(K.qconv2d(x, p, 1.0, 7, out_dtype="int32"), want)
+        assert K.last_impl()["threads"] == 2
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            code = 3
+            try:
+                ok = all((K.qconv2d(x, p, 1.0, 7, out_dtype="int32") == want).all() for _ in range(20))
+                code = 0 if ok and K.last_impl()["threads"] == 2 else 1
+            finally:
+                os._exit(code)
+        deadline = time.monotonic() + 30
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            if time.monotonic() > deadline:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+                pytest.fail("the forked child did not finish its convolutions in 30 s")
+            time.sleep(0.01)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        K.set_num_threads(0)
