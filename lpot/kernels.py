@@ -55,8 +55,13 @@ Convolutions on CPUs without VNNI: 3x3 (or larger) kernels with
 KH*KW*IC >= 576 run lpot's own path, im2col (NHWC) + an AVX2 u8 x s8 GEMM
 with 6x16 tiles, about 10-15% faster per core than oneDNN 3.2's direct
 ``jit_uni_int8:avx2`` convolution and on par with ONNX Runtime's MLAS (see
-bench/RESULTS.md); its row chunks are shared among the threads dynamically,
-so a descheduled thread does not stall the call. 1x1 convolutions and those
+bench/RESULTS.md). Its tasks (chunks of output rows; at batch 1 also groups
+of output channels, about 6 tasks per thread) run on lpot's own small thread
+pool, not OpenMP: the calling thread takes tasks too, and a helper the OS
+has not scheduled yet finds none left instead of holding the call up (an
+OpenMP region waits for every thread: on a loaded 2-core machine a 0.7 ms
+batch-1 convolution took 8 ms). The pool's helpers spin 0.2 ms after a call,
+then sleep. 1x1 convolutions and those
 with smaller K stay on oneDNN (measured faster there); grouped/depthwise
 convolutions too. NHWC is the fast layout: NCHW input is transposed to NHWC
 and the output back on every call (oneDNN's reorder primitives are cached
@@ -94,7 +99,8 @@ from lpot._engine import last_impl as _last_impl
 
 def last_impl() -> Dict[str, object]:
     """{'linear', 'conv2d', 'matmul': impl names, 'isa': oneDNN's ISA,
-    'threads': OpenMP threads of the last call} for the calling thread."""
+    'threads': threads of the last call (OpenMP's, or lpot's pool's for the
+    own convolution path)} for the calling thread."""
     return _last_impl()
 
 

@@ -94,7 +94,8 @@ CONVS = [
     (16, 20, 1, 1, (0, 0, 0, 0), 1, 3, 7),       # 1x1 stride 1, IC % 4 == 0 (rows read in place)
     (16, 8, 1, 2, (0, 0, 0, 0), 1, 7, 7),        # 1x1 stride 2
     (5, 3, 3, 1, (1, 1, 1, 1), 1, 1, 1),         # 1x1 input, all padding
-    (130, 40, 3, 1, (1, 1, 1, 1), 1, 6, 5),      # K = 1170 > one K pass (1024 bytes)
+    (130, 40, 3, 1, (1, 1, 1, 1), 1, 6, 5),      # K = 1170
+    (520, 20, 3, 1, (1, 1, 1, 1), 1, 4, 3),      # K = 4680 > one K pass (4608 bytes): 2 of 2340
 ]
 
 
@@ -269,3 +270,136 @@ def test_impl_name_errors():
     p = K.PackedConv2d(w7((4, 4, 1, 1)), np.float32(0.01))
     with pytest.raises(lpot.KernelError, match="impl: expected 'auto', 'onednn', 'own' or 'ref'"):
         K.qconv2d(acts((1, 4, 2, 2)), p, 0.1, 0, impl="fast")
+
+
+# ---- batch-1 work split and the vector epilogue ---------------------------------------
+
+def epilogue_f32_exact(acc, xs, ws, b, relu, out, out_scale, out_zp):
+    """The own path's epilogue in float32, operation by operation (NumPy's
+    float32 arithmetic, no FMA): what lpot_qconv_epi_avx2 must give bit for bit."""
+    sc = (np.float32(xs) * ws.astype(np.float32)).reshape(1, -1, 1, 1)
+    v = acc.astype(np.float32) * sc + b.astype(np.float32).reshape(1, -1, 1, 1)
+    if relu:
+        v = np.where(v < 0, np.float32(0), v)
+    if out == "float32":
+        return v
+    lo, hi = (0, 255) if out == "uint8" else (-128, 127)
+    v = v / np.float32(out_scale) + np.float32(out_zp)
+    return np.rint(np.clip(v, np.float32(lo), np.float32(hi))).astype(out)
+
+
+@needs_own
+@pytest.mark.parametrize("oc", SIZES)
+@pytest.mark.parametrize("out,relu", [("uint8", False), ("uint8", True), ("int8", True),
+                                      ("float32", False), ("float32", True)])
+def test_own_conv_vector_epilogue_bit_exact(oc, out, relu):
+    """The AVX2 epilogue (8 channels at a time, scalar tail) equals the
+    float32 reference exactly, per-channel and per-tensor scales, both layouts."""
+    ic = 64
+    w = w7((oc, ic, 3, 3))
+    b = (RNG.standard_normal(oc) * 3).astype(np.float32)
+    x = acts((2, ic, 5, 4))
+    acc = conv_acc(x, 70, w, pad=(1, 1, 1, 1))
+    for ws in (RNG.uniform(0.002, 0.02, oc).astype(np.float32), np.full(1, 0.011, np.float32)):
+        p = K.PackedConv2d(w, ws, b, padding=1)
+        want = epilogue_f32_exact(acc, 0.03, np.broadcast_to(ws, (oc,)), b, relu, out, 0.07, -3 if out == "int8" else 11)
+        for layout in ("NCHW", "NHWC"):
+            got = run(x, p, 0.03, 70, layout, impl="own", out_dtype=out, out_scale=0.07,
+                      out_zp=-3 if out == "int8" else 11, post_ops=["relu"] if relu else [])
+            assert K.last_impl()["conv2d"] == OWN
+            np.testing.assert_array_equal(got, want)
+
+
+# Batch-1 shapes on 2 threads: smaller row chunks (20x20: 8 of 54 rows), and
+# where those are still too few the channel blocks split into groups (5 =
+# prime, 3) sharing the im2col rows (with one more row chunk for an even
+# task count in the last two).
+SPLITS = [(64, 32, 20, 20), (64, 80, 11, 11), (256, 48, 7, 7), (72, 33, 19, 13)]
+
+
+@needs_own
+@pytest.mark.parametrize("cfg", SPLITS, ids=lambda c: "ic%d_oc%d_%dx%d" % c)
+@pytest.mark.parametrize("xdt,zp", [(np.uint8, 131), (np.int8, -5)])
+def test_own_path_batch1_split_exact(cfg, xdt, zp):
+    """1 and 2 threads (the 2-thread split: channel groups, shared im2col rows,
+    lpot's task pool) give the exact int32 sums and identical u8 outputs."""
+    ic, oc, h, wd = cfg
+    w = w7((oc, ic, 3, 3))
+    ws = RNG.uniform(0.002, 0.02, oc).astype(np.float32)
+    p = K.PackedConv2d(w, ws, padding=1)
+    x = acts((1, ic, h, wd), xdt)
+    want = conv_acc(x, zp, w, pad=(1, 1, 1, 1))
+    outs = {}
+    try:
+        for threads in (1, 2):
+            K.set_num_threads(threads)
+            for layout in ("NCHW", "NHWC"):
+                np.testing.assert_array_equal(run(x, p, 0.1, zp, layout, out_dtype="int32"), want)
+                assert K.last_impl()["conv2d"] == OWN
+                assert K.last_impl()["threads"] == threads
+                outs[threads, layout] = run(x, p, 0.1, zp, layout, out_dtype="uint8", out_scale=0.5,
+                                            out_zp=7)
+    finally:
+        K.set_num_threads(0)
+    for y in outs.values():
+        np.testing.assert_array_equal(y, outs[1, "NCHW"])
+
+
+@needs_own
+def test_own_path_pool_two_python_threads_batch1():
+    """Two Python threads on the 2-thread split at once: one of them has the
+    task pool, the other runs its tasks by itself; both exact."""
+    w = w7((80, 64, 3, 3))
+    p = K.PackedConv2d(w, np.float32(0.01), padding=1)
+    xs = [acts((1, 64, 11, 11)), acts((1, 64, 12, 10))]
+    wants = [conv_acc(x, 4, w, pad=(1, 1, 1, 1)) for x in xs]
+
+    def work(seed):
+        for i in range(16):
+            j = (i + seed) % len(xs)
+            np.testing.assert_array_equal(K.qconv2d(xs[j], p, 1.0, 4, out_dtype="int32"), wants[j])
+
+    try:
+        K.set_num_threads(2)
+        errors = run_in_threads(work)
+    finally:
+        K.set_num_threads(0)
+    assert not errors, errors
+
+
+@needs_own
+def test_own_path_2_threads_after_fork():
+    """The pool in a forked child: its helpers are gone; the child starts new
+    ones and finishes (an OpenMP region in such a child waits forever for the
+    parent's threads: the own path used one before it had its own pool)."""
+    import os
+    import time
+    w = w7((80, 64, 3, 3))
+    p = K.PackedConv2d(w, np.float32(0.01), padding=1)
+    x = acts((1, 64, 11, 11))
+    want = conv_acc(x, 7, w, pad=(1, 1, 1, 1))
+    try:
+        K.set_num_threads(2)
+        np.testing.assert_array_equal(K.qconv2d(x, p, 1.0, 7, out_dtype="int32"), want)
+        assert K.last_impl()["threads"] == 2
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            code = 3
+            try:
+                ok = all((K.qconv2d(x, p, 1.0, 7, out_dtype="int32") == want).all() for _ in range(20))
+                code = 0 if ok and K.last_impl()["threads"] == 2 else 1
+            finally:
+                os._exit(code)
+        deadline = time.monotonic() + 30
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            if time.monotonic() > deadline:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+                pytest.fail("the forked child did not finish its convolutions in 30 s")
+            time.sleep(0.01)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        K.set_num_threads(0)

@@ -205,5 +205,21 @@ void lpot_qgemm_u8s8_avx2(const uint8_t *a, int64_t lda, int64_t m, const int8_t
 LPOT_RNN_KERNELS(ref)
 LPOT_RNN_KERNELS(avx2)
 LPOT_RNN_KERNELS(avx512)
+/* The own conv path's epilogue on acc (rows x cols int32, row stride lda)
+ * into y (row stride ldy elements): v = (float)acc * scale[c] + bias[c]
+ * (float32, no FMA), relu when asked, then f32 out, or u8/s8 =
+ * clamp(v / ds + zp, lo, hi) rounded half to even (NaN -> lo): the same
+ * float32 operations as lpot_qepilogue, so the same results bit for bit. */
+typedef struct {
+    float ds, zp, lo, hi;
+    int relu;
+    int dst; /* 0 float32, 1 uint8, 2 int8 */
+} lpot_qconv_epi_t;
+void lpot_qconv_epi_ref(const int32_t *acc, int64_t lda, int64_t rows, int64_t cols,
+                        const float *scale, const float *bias, const lpot_qconv_epi_t *e,
+                        void *y, int64_t ldy);
+void lpot_qconv_epi_avx2(const int32_t *acc, int64_t lda, int64_t rows, int64_t cols,
+                         const float *scale, const float *bias, const lpot_qconv_epi_t *e,
+                         void *y, int64_t ldy);
 
 #endif

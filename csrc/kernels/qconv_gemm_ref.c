@@ -47,3 +47,28 @@ void lpot_qgemm_u8s8_ref(const uint8_t *a, int64_t lda, int64_t m, const int8_t 
                 c[r * ldc + blk * 16 + j] = cadd ? s + cadd[blk * 16 + j] : s;
             }
 }
+
+void lpot_qconv_epi_ref(const int32_t *acc, int64_t lda, int64_t rows, int64_t cols,
+                        const float *scale, const float *bias, const lpot_qconv_epi_t *e,
+                        void *y, int64_t ldy)
+{
+    const float magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds half to even */
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < cols; c++) {
+            float v = (float)acc[r * lda + c] * scale[c];
+            v = v + bias[c];
+            v = e->relu && v < 0.0f ? 0.0f : v;
+            if (e->dst == 0) {
+                ((float *)y)[r * ldy + c] = v;
+                continue;
+            }
+            v = v / e->ds + e->zp;
+            v = v >= e->lo ? v : e->lo; /* NaN -> lo */
+            v = v <= e->hi ? v : e->hi;
+            const int32_t q = (int32_t)((v + magic) - magic);
+            if (e->dst == 1)
+                ((uint8_t *)y)[r * ldy + c] = (uint8_t)q;
+            else
+                ((int8_t *)y)[r * ldy + c] = (int8_t)q;
+        }
+}

@@ -116,11 +116,63 @@ void lpot_qgemm_u8s8_avx2(const uint8_t *a, int64_t lda, int64_t m, const int8_t
     }
 }
 
+/* 8 values of the epilogue (lpot_qconv_epi_ref's float32 operations, in
+ * the same order; vmaxps/vminps return the second operand for NaN, so NaN
+ * -> lo as in the reference; vcvtps2dq rounds half to even like the
+ * reference's 1.5 * 2^23 trick on the clamped values). */
+__attribute__((target("avx2"))) static inline __m256 epi8(const int32_t *a, const float *sc,
+                                                          const float *bs, int relu)
+{
+    __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(LPOT_QG_LOAD(a)), _mm256_loadu_ps(sc));
+    v = _mm256_add_ps(v, _mm256_loadu_ps(bs));
+    /* relu: v < 0 ? 0 : v (NaN stays NaN, as in the reference) */
+    return relu ? _mm256_andnot_ps(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ), v) : v;
+}
+
+__attribute__((target("avx2"))) void lpot_qconv_epi_avx2(const int32_t *acc, int64_t lda,
+                                                         int64_t rows, int64_t cols,
+                                                         const float *scale, const float *bias,
+                                                         const lpot_qconv_epi_t *e, void *y,
+                                                         int64_t ldy)
+{
+    const int64_t cv = cols / 8 * 8;
+    const __m256 ds = _mm256_set1_ps(e->ds), zp = _mm256_set1_ps(e->zp);
+    const __m256 lo = _mm256_set1_ps(e->lo), hi = _mm256_set1_ps(e->hi);
+    for (int64_t r = 0; r < rows; r++) {
+        const int32_t *a = acc + r * lda;
+        for (int64_t c = 0; c < cv; c += 8) {
+            __m256 v = epi8(a + c, scale + c, bias + c, e->relu);
+            if (e->dst == 0) {
+                _mm256_storeu_ps((float *)y + r * ldy + c, v);
+                continue;
+            }
+            v = _mm256_add_ps(_mm256_div_ps(v, ds), zp);
+            v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
+            const __m256i q = _mm256_cvtps_epi32(v);
+            const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+            const __m128i b = e->dst == 1 ? _mm_packus_epi16(w, w) : _mm_packs_epi16(w, w);
+            _mm_storel_epi64((__m128i *)((char *)y + r * ldy + c), b);
+        }
+        if (cv < cols)
+            lpot_qconv_epi_ref(a + cv, lda, 1, cols - cv, scale + cv, bias + cv, e,
+                               e->dst == 0 ? (void *)((float *)y + r * ldy + cv)
+                                           : (void *)((char *)y + r * ldy + cv),
+                               ldy);
+    }
+}
+
 #else
 void lpot_qgemm_u8s8_avx2(const uint8_t *a, int64_t lda, int64_t m, const int8_t *b,
                           int64_t ldb, int64_t nblocks, int64_t k4, int32_t *c, int64_t ldc,
                           int accum, const int32_t *cadd)
 {
     lpot_qgemm_u8s8_ref(a, lda, m, b, ldb, nblocks, k4, c, ldc, accum, cadd);
+}
+
+void lpot_qconv_epi_avx2(const int32_t *acc, int64_t lda, int64_t rows, int64_t cols,
+                         const float *scale, const float *bias, const lpot_qconv_epi_t *e,
+                         void *y, int64_t ldy)
+{
+    lpot_qconv_epi_ref(acc, lda, rows, cols, scale, bias, e, y, ldy);
 }
 #endif
