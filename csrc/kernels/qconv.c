@@ -7,7 +7,7 @@
 
 #include "dispatch.h"
 #include "qdnnl.h"
-#include "qpool.h"
+#include "qgemm_drv.h"
 
 /* What lpot's own path reports in last_impl(). */
 #define LPOT_CONV_GEMM_IMPL "lpot:conv_gemm_avx2"
@@ -171,27 +171,11 @@ cleanup:
  * ResNet-50's 3x3 shapes, ONNX Runtime's im2col + MLAS GEMM about 90%, so
  * lpot does the same: rows of output pixels are gathered (im2col, NHWC, in
  * chunks that stay in L2) and multiplied with the packed weights by the
- * 6x16 tile kernel in K passes of at most LPOT_CONV_KC bytes. 1x1 stride-1
+ * 6x16 tile kernel in K passes (the shared driver, qgemm_drv.c). 1x1 stride-1
  * unpadded convolutions on u8 input read the input rows in place. Exact because the caller checks that no
  * vpmaddubsw pair can saturate (conv_gemm_exact). The activations' zero
  * point: padding is filled with it, and zp * (channel weight sum) is
  * subtracted from the int32 sums; s8 input is shifted to u8 (+128). */
-/* Measured (ResNet-50's 3x3 shapes, K = 1152..4608, one thread, batch 1 and
- * 32, same process): one K pass 2-7% faster than passes of 1024 or 2304
- * (no reloading of the accumulators; the weight panel, up to 72 KB, streams
- * from L2 well), so the passes only cap the panel at L2-friendly sizes. */
-#define LPOT_CONV_KC 4608
-#define LPOT_CONV_A_BYTES (192 * 1024)
-/* Batch-1 work split on nt > 1 threads: LPOT_CONV_TASKS * nt row chunks of
- * at least LPOT_CONV_MIN_ROWS rows where the image has them, else channel
- * groups too. Measured (2 threads, quiet machine, same process): 6 per
- * thread 5-14% faster than the L2-sized chunks alone on 64 and 128 channels
- * (56x56, 28x28: 10 tasks, or 5 row chunks x 2 channel groups), the same
- * on 256 and 512 (14x14, 7x7). */
-#define LPOT_CONV_TASKS 6
-#define LPOT_CONV_MIN_ROWS 48
-/* im2col rows made once and shared by the channel groups up to this size */
-#define LPOT_CONV_SHARED_A (4 * 1024 * 1024)
 /* Where the own path runs: spatial kernels (KH*KW > 1) with KH*KW*IC >=
  * this. Measured (bench/RESULTS.md): 3x3 with 128+ input channels 10-15%
  * faster than oneDNN's direct convolution (one thread, CPU time); 3x3 with
@@ -308,202 +292,40 @@ static void conv_im2col(const lpot_conv_geom_t *g, const uint8_t *x, int flip, i
     }
 }
 
-/* 1 (and *e filled) when lpot_qconv_epi_avx2 does qp's epilogue: f32/u8/s8
- * out with no post-op or relu only. */
-static int conv_fast_epi(const lpot_qparams_t *qp, lpot_qconv_epi_t *e)
-{
-    int relu = 0;
-    for (int p = 0; p < qp->n_post; p++) {
-        if (qp->post[p].kind != LPOT_POST_RELU)
-            return 0;
-        relu = 1;
-    }
-    if (qp->dst_dt != LPOT_DT_F32 && qp->dst_dt != LPOT_DT_U8 && qp->dst_dt != LPOT_DT_S8)
-        return 0;
-    e->relu = relu;
-    e->dst = qp->dst_dt == LPOT_DT_F32 ? 0 : qp->dst_dt == LPOT_DT_U8 ? 1 : 2;
-    e->ds = qp->dst_scale;
-    e->zp = (float)qp->dst_zp;
-    e->lo = qp->dst_dt == LPOT_DT_U8 ? 0.0f : -128.0f;
-    e->hi = qp->dst_dt == LPOT_DT_U8 ? 255.0f : 127.0f;
-    return 1;
-}
-
-/* One call of the own path, shared by its tasks (see conv_gemm). */
+/* The rows of one call for the shared GEMM driver (im2col of NHWC x). */
 typedef struct {
-    const lpot_qconv_t *c;
+    const lpot_conv_geom_t *g;
     const uint8_t *x;
-    int64_t h, w, oh, ow, m, mc, bpg, ngroups, kpad, im_rows;
-    int flip, direct;
-    int32_t zp;
-    uint8_t *ashared; /* m x kpad im2col rows made before the GEMM tasks, or NULL */
-    const int32_t *zpw;
-    const float *esc, *ebs;
-    int fast_epi;
-    lpot_qconv_epi_t epi;
-    const lpot_qparams_t *qp;
-    void *y;
-    atomic_int failed;
-} gemm_job;
+    int64_t h, w, oh, ow;
+    int flip;
+    uint8_t padv;
+} conv_rows_ctx;
 
-/* Phase 1 when the im2col rows are shared: rows [t * im_rows, ...). */
-static void gemm_im2col_task(void *ctx, int64_t t, int worker)
+static void conv_rows(void *ctx, int64_t r0, int64_t rows, int64_t kpad, uint8_t *a)
 {
-    gemm_job *j = ctx;
-    (void)worker;
-    const int64_t r0 = t * j->im_rows, rows = j->m - r0 < j->im_rows ? j->m - r0 : j->im_rows;
-    conv_im2col(&j->c->g, j->x, j->flip, j->h, j->w, j->oh, j->ow, r0, rows, (uint8_t)j->zp,
-                j->kpad, j->ashared + r0 * j->kpad);
+    const conv_rows_ctx *r = ctx;
+    conv_im2col(r->g, r->x, r->flip, r->h, r->w, r->oh, r->ow, r0, rows, r->padv, kpad, a);
 }
 
-/* A chunk of mc output rows x a group of bpg 16-channel blocks (the
- * accumulators and im2col rows in the worker's own scratch). */
-static void gemm_task(void *ctx, int64_t t, int worker)
-{
-    gemm_job *j = ctx;
-    const lpot_qconv_t *c = j->c;
-    const lpot_conv_geom_t *g = &c->g;
-    const int64_t oc = g->oc, nb = c->g_nb, kpad = j->kpad, ldb = c->g_k4 * 64, mc = j->mc;
-    const size_t ys = lpot_dtype_size(j->qp->dst_dt);
-    (void)worker;
-    if (atomic_load(&j->failed))
-        return;
-    int32_t *acc = lpot_pool_scratch(0, sizeof(int32_t) * (size_t)(mc * j->bpg * 16));
-    uint8_t *abuf = j->direct || j->ashared ? NULL : lpot_pool_scratch(1, (size_t)(mc * kpad));
-    if (acc == NULL || (!j->direct && j->ashared == NULL && abuf == NULL)) {
-        atomic_store(&j->failed, 1);
-        return;
-    }
-    const int64_t r0 = t / j->ngroups * mc, b0 = t % j->ngroups * j->bpg;
-    const int64_t rows = j->m - r0 < mc ? j->m - r0 : mc, nbk = nb - b0 < j->bpg ? nb - b0 : j->bpg;
-    const int64_t ldc = nbk * 16, oc0 = b0 * 16, noc = oc - oc0 < ldc ? oc - oc0 : ldc;
-    const uint8_t *a = j->x + r0 * g->ic;
-    int64_t lda = g->ic;
-    if (j->ashared) {
-        a = j->ashared + r0 * kpad;
-        lda = kpad;
-    } else if (!j->direct) {
-        conv_im2col(g, j->x, j->flip, j->h, j->w, j->oh, j->ow, r0, rows, (uint8_t)j->zp, kpad,
-                    abuf);
-        a = abuf;
-        lda = kpad;
-    }
-    /* K passes of equal length, each at most LPOT_CONV_KC */
-    const int64_t npass = (kpad + LPOT_CONV_KC - 1) / LPOT_CONV_KC;
-    const int64_t kstep = (kpad / 4 + npass - 1) / npass * 4;
-    for (int64_t k0 = 0; k0 < kpad; k0 += kstep) {
-        const int64_t kc = kpad - k0 < kstep ? kpad - k0 : kstep;
-        lpot_kernels.qgemm_u8s8(a + k0, lda, rows, c->gw + b0 * ldb + k0 * 16, ldb, nbk, kc / 4,
-                                acc, ldc, k0 > 0, k0 + kc >= kpad ? j->zpw + oc0 : NULL);
-    }
-    char *yo = (char *)j->y + (size_t)(r0 * oc + oc0) * ys;
-    if (j->fast_epi) {
-        lpot_qconv_epi_avx2(acc, ldc, rows, noc, j->esc + oc0, j->ebs + oc0, &j->epi, yo, oc);
-        return;
-    }
-    if (noc == oc && ldc == oc) {
-        lpot_qepilogue(acc, rows, oc, c->scales, c->n_scales, c->bias, j->qp, yo);
-        return;
-    }
-    for (int64_t r = 0; r < rows; r++)
-        lpot_qepilogue(acc + r * ldc, 1, noc, c->n_scales > 1 ? c->scales + oc0 : c->scales,
-                       c->n_scales, c->bias ? c->bias + oc0 : NULL, j->qp,
-                       yo + (size_t)(r * oc) * ys);
-}
-
-/* Rows in chunks of whole 6-row tiles: mc for about m / nmc rows each; the
- * chunk count it gives. */
-static int64_t gemm_rows(int64_t m, int64_t nmc, int64_t *mc)
-{
-    int64_t r = ((m + nmc - 1) / nmc + 5) / 6 * 6;
-    r = r > m ? m : r;
-    *mc = r;
-    return (m + r - 1) / r;
-}
-
-/* NHWC x -> NHWC y on nt threads (lpot_pool_run). Tasks: chunks of output
- * rows x groups of 16-channel blocks, about LPOT_CONV_TASKS per thread
- * (smaller row chunks first); with still fewer than 4 per thread (small
- * batch-1 images) the channel blocks are split into groups (a divisor of
- * the block count: equal groups), and the im2col rows are then made once
- * in a first parallel phase and shared by the groups (not remade per
- * group), the row chunks sized so that the task count is a multiple of the
- * thread count. */
+/* NHWC x -> NHWC y on nt threads: the shared GEMM driver (qgemm_drv.c),
+ * reading 1x1 stride-1 unpadded u8 input in place, else im2col rows. */
 static lpot_status_t conv_gemm(const lpot_qconv_t *c, const uint8_t *x, int64_t n, int64_t h,
                                int64_t w, int64_t oh, int64_t ow, const lpot_qparams_t *qp,
                                void *y, int nt)
 {
     const lpot_conv_geom_t *g = &c->g;
-    const int64_t m = n * oh * ow, oc = g->oc, nb = c->g_nb, kpad = c->g_k4 * 4;
-    gemm_job j = {.c = c, .x = x, .h = h, .w = w, .oh = oh, .ow = ow, .m = m, .kpad = kpad,
-                  .qp = qp, .y = y};
-    j.flip = qp->src_dt == LPOT_DT_S8;
-    j.zp = gemm_zp(qp);
-    j.direct = g->kh == 1 && g->kw == 1 && g->stride[0] == 1 && g->stride[1] == 1 &&
-               !conv_padded(g) && !j.flip && g->ic % 4 == 0;
-    nt = nt < 1 ? 1 : nt > LPOT_POOL_MAX_WORKERS ? LPOT_POOL_MAX_WORKERS : nt;
-    int64_t mc = LPOT_CONV_A_BYTES / kpad / 6 * 6; /* whole 6-row tiles */
-    mc = mc < 18 ? 18 : mc > 516 ? 516 : mc;
-    mc = mc > m ? m : mc;
-    int64_t nmc = gemm_rows(m, (m + mc - 1) / mc, &mc);
-    if (nt > 1 && nmc < LPOT_CONV_TASKS * nt) {
-        /* smaller row chunks first (down to LPOT_CONV_MIN_ROWS rows) */
-        int64_t want = LPOT_CONV_TASKS * nt;
-        while (want > nmc && (m + want - 1) / want < LPOT_CONV_MIN_ROWS)
-            want--;
-        if (want > nmc)
-            nmc = gemm_rows(m, want, &mc);
-    }
-    int64_t ngr = 1;
-    if (nt > 1 && nmc < 4 * nt) {
-        for (ngr = 1; ngr < nb && (nb % ngr != 0 || nmc * ngr < 4 * nt); ngr++)
-            ;
-        if (ngr > 1 && !j.direct && m * kpad <= LPOT_CONV_SHARED_A) {
-            j.ashared = lpot_pool_scratch(2, (size_t)(m * kpad));
-            /* more (smaller) row chunks when that makes the tasks a multiple of nt */
-            for (int64_t cand = nmc; cand <= nmc + nt && (nmc * ngr) % nt != 0; cand++) {
-                int64_t mcc;
-                if (gemm_rows(m, cand, &mcc) == cand && (cand * ngr) % nt == 0) {
-                    nmc = cand;
-                    mc = mcc;
-                }
-            }
-        }
-    }
-    j.mc = mc;
-    j.bpg = (nb + ngr - 1) / ngr;
-    j.ngroups = (nb + j.bpg - 1) / j.bpg;
-    const int64_t ntask = nmc * j.ngroups;
-    /* -zp * (channel weight sum), added by the kernel on the last K pass;
-     * the epilogue's per-channel scales and biases (zero-padded) */
-    int32_t *zpw = calloc((size_t)(nb * 16), sizeof(int32_t));
-    float *esc = calloc((size_t)(nb * 16) * 2, sizeof(float)), *ebs = esc ? esc + nb * 16 : NULL;
-    lpot_status_t st = LPOT_OK;
-    if (zpw == NULL || esc == NULL) {
-        st = lpot_set_error(LPOT_ERR_NOMEM, "convolution work buffers");
-        goto cleanup;
-    }
-    for (int64_t i = 0; i < oc; i++) {
-        zpw[i] = -j.zp * c->wsum[i];
-        esc[i] = qp->src_scale * c->scales[c->n_scales == 1 ? 0 : i];
-        ebs[i] = c->bias ? c->bias[i] : 0.0f;
-    }
-    j.zpw = zpw;
-    j.esc = esc;
-    j.ebs = ebs;
-    j.fast_epi = conv_fast_epi(qp, &j.epi);
-    if (j.ashared) {
-        const int64_t nim = 4 * (int64_t)nt < m ? 4 * (int64_t)nt : m;
-        j.im_rows = (m + nim - 1) / nim;
-        lpot_pool_run(nt, (m + j.im_rows - 1) / j.im_rows, gemm_im2col_task, &j);
-    }
-    lpot_pool_run(nt, ntask, gemm_task, &j);
-    if (atomic_load(&j.failed))
-        st = lpot_set_error(LPOT_ERR_NOMEM, "convolution work buffers");
-cleanup:
-    free(zpw);
-    free(esc);
-    return st;
+    conv_rows_ctx rc = {.g = g, .x = x, .h = h, .w = w, .oh = oh, .ow = ow,
+                        .flip = qp->src_dt == LPOT_DT_S8};
+    const int32_t zp = gemm_zp(qp);
+    rc.padv = (uint8_t)zp;
+    const int direct = g->kh == 1 && g->kw == 1 && g->stride[0] == 1 && g->stride[1] == 1 &&
+                       !conv_padded(g) && !rc.flip && g->ic % 4 == 0;
+    const lpot_qgemm_b_t b = {.w = c->gw, .nb = c->g_nb, .k4 = c->g_k4, .n = g->oc,
+                              .wsum = c->wsum, .scales = c->scales, .n_scales = c->n_scales,
+                              .bias = c->bias};
+    const lpot_qgemm_a_t a = {.a = direct ? x : NULL, .lda = g->ic, .m = n * oh * ow,
+                              .rows = conv_rows, .rows_ctx = &rc, .zp = zp};
+    return lpot_qgemm_drv_run(&b, &a, qp, y, nt);
 }
 
 /* dst[b][c][r] = src[b][r][c] for b < n (rows x cols planes of es-byte values). */

@@ -7,6 +7,7 @@
 
 #include "dispatch.h"
 #include "qdnnl.h"
+#include "qgemm_drv.h"
 
 struct lpot_qlinear {
     int64_t n, k;
@@ -30,6 +31,11 @@ struct lpot_qlinear {
 #define LPOT_GEMV_MT_MACS 3e5
 #define LPOT_GEMV_IMPL "lpot:gemv_avx2"
 #define LPOT_GEMV7_IMPL "lpot:gemv_u8s8_avx2"
+/* M > LPOT_QGEMV_MAX_M rows of 7-bit weights on CPUs without VNNI: lpot's
+ * own 6x16 tile GEMM (the conv path's driver, qgemm_drv.c) up to this many
+ * rows, oneDNN's matmul above. Measured: see linear_gemm. */
+#define LPOT_QLINEAR_GEMM_MAX_M 512
+#define LPOT_GEMM7_IMPL "lpot:gemm_u8s8_avx2"
 
 static lpot_status_t check_scales(const float *s, int64_t n_scales, int64_t channels,
                                   const char *what)
@@ -323,6 +329,76 @@ cleanup:
     return st;
 }
 
+/* The own GEMM path's cache entry: no primitive, only its times for the
+ * adaptive thread choice. */
+static lpot_status_t gemm_entry_build(void *ctx, lpot_pentry_t **out)
+{
+    const linear_build_ctx *c = ctx;
+    lpot_pentry_t *e = calloc(1, sizeof *e);
+    if (e == NULL)
+        return lpot_set_error(LPOT_ERR_NOMEM, "cache entry");
+    linear_key(&e->key, c->m, c->qp);
+    e->key.v[0] = 3;
+    e->impl = LPOT_GEMM7_IMPL;
+    *out = e;
+    return LPOT_OK;
+}
+
+/* Rows for the GEMM driver when the caller's cannot be read in place: s8
+ * shifted to u8 (+128), K zero-padded to kpad. */
+typedef struct {
+    const uint8_t *x;
+    int64_t k;
+    uint8_t flip;
+} linear_rows_ctx;
+
+static void linear_rows(void *ctx, int64_t r0, int64_t rows, int64_t kpad, uint8_t *a)
+{
+    const linear_rows_ctx *c = ctx;
+    for (int64_t i = 0; i < rows; i++) {
+        const uint8_t *xi = c->x + (r0 + i) * c->k;
+        uint8_t *d = a + i * kpad;
+        for (int64_t j = 0; j < c->k; j++)
+            d[j] = xi[j] ^ c->flip;
+        memset(d + c->k, 0, (size_t)(kpad - c->k));
+    }
+}
+
+/* lpot's own GEMM for M > LPOT_QGEMV_MAX_M rows of 7-bit weights (CPUs
+ * without VNNI): the weights as packed for the small-M u8 x s8 kernel (the
+ * same packing), u8 rows with k % 4 == 0 read in place, the conv path's
+ * driver (row chunks x channel groups on lpot's task pool). Exact: no
+ * vpmaddubsw pair can saturate with |w| <= 64. */
+static lpot_status_t linear_gemm(lpot_qlinear_t *lin, const void *x, int64_t m,
+                                 const lpot_qparams_t *qp, void *y, const char **impl)
+{
+    lpot_pentry_t *e = NULL, *own = NULL;
+    lpot_pkey_t key;
+    linear_key(&key, m, qp);
+    key.v[0] = 3;
+    linear_build_ctx bc = {lin, m, qp};
+    lpot_status_t st = lpot_pcache_lookup(&lin->cache, &key, gemm_entry_build, &bc, &e, &own);
+    if (st != LPOT_OK)
+        return st;
+    const int nt = lpot_qk_last_threads() > 0 ? lpot_qk_last_threads() : 1;
+    const int is_u8 = qp->src_dt == LPOT_DT_U8;
+    linear_rows_ctx rc = {x, lin->k, is_u8 ? 0 : 0x80};
+    const lpot_qgemm_b_t b = {.w = lin->gemv_w, .nb = lin->gemv_nb, .k4 = lin->gemv_kp,
+                              .n = lin->n, .wsum = lin->colsum, .scales = lin->scales,
+                              .n_scales = lin->n_scales, .bias = lin->bias};
+    const lpot_qgemm_a_t a = {.a = is_u8 && lin->k % 4 == 0 ? x : NULL, .lda = lin->k, .m = m,
+                              .rows = linear_rows, .rows_ctx = &rc,
+                              .zp = qp->src_zp + (is_u8 ? 0 : 128)};
+    const double t0 = lpot_qk_now();
+    st = lpot_qgemm_drv_run(&b, &a, qp, y, nt);
+    if (st == LPOT_OK) {
+        lpot_pentry_record(e, lpot_qk_now() - t0);
+        *impl = e->impl;
+    }
+    lpot_pentry_destroy(own);
+    return st;
+}
+
 static lpot_status_t linear_ref(lpot_qlinear_t *lin, const void *x, int64_t m,
                                 const lpot_qparams_t *qp, void *y)
 {
@@ -371,6 +447,9 @@ lpot_status_t lpot_qlinear_run(lpot_qlinear_t *lin, const void *x, int64_t m,
         (pref == LPOT_IMPL_AUTO || pref == LPOT_IMPL_OWN))
         return linear_gemv(lin, x, m, qp, y, impl);
     lpot_qk_use_threads((double)m * (double)lin->k * (double)lin->n);
+    if (lin->gemv_u8s8 && lpot_kernels.qgemm_u8s8 != lpot_kernels_ref.qgemm_u8s8 &&
+        ((pref == LPOT_IMPL_AUTO && m <= LPOT_QLINEAR_GEMM_MAX_M) || pref == LPOT_IMPL_OWN))
+        return linear_gemm(lin, x, m, qp, y, impl);
     if (!lin->w7 && !lpot_qk_exact_isa() &&
         !lpot_qk_src_fits7(x, qp->src_dt, (size_t)(m * lin->k))) {
         int32_t *acc = NULL;
