@@ -327,6 +327,129 @@ def test_linear_repeated_shapes_reuse_and_new_shapes_work():
         np.testing.assert_array_equal(K.qlinear(x, p, 1.0, 7, out_dtype="int32"), linear_acc(x, 7, w))
 
 
+# ---- own GEMM for M > 4 (7-bit weights, CPUs without VNNI) ----------------------
+
+GEMM7_IMPL = "lpot:gemm_u8s8_avx2"
+GEMM_MS = (5, 6, 7, 13, 35, 128, 300)
+
+
+@pytest.mark.parametrize("k,n", [(1, 3), (3, 17), (17, 1), (63, 129), (129, 63), (768, 17),
+                                 (4, 768), (64, 33)])
+@pytest.mark.parametrize("xdt", [np.uint8, np.int8])
+def test_gemm7_linear_int32_exact(k, n, xdt):
+    """M > 4 rows of 7-bit weights: lpot's own 6x16 tile GEMM (the conv
+    path's driver) where there is no VNNI. int32 exactly as NumPy with a
+    nonzero zero point (u8 rows read in place when K % 4 == 0, else copied;
+    s8 shifted to u8), the same on 1 and 2 threads, impl names."""
+    w = weights((n, k), 7)
+    p = K.PackedLinear(w, np.float32(0.01))
+    own = own_small_m()
+    try:
+        for m in GEMM_MS:
+            x, zp = acts((m, k), xdt), zp_for(xdt)
+            want = linear_acc(x, zp, w)
+            outs = []
+            for nt in (1, 2):
+                lpot.set_num_threads(nt)
+                got = K.qlinear(x, p, 0.1, zp, out_dtype="int32")
+                np.testing.assert_array_equal(got, want)
+                if own:
+                    assert K.last_impl()["linear"] == GEMM7_IMPL, m
+                outs.append(K.qlinear(x, p, 0.1, zp, out_dtype="uint8", out_scale=0.5, out_zp=7))
+            np.testing.assert_array_equal(outs[0], outs[1])
+            forced = K.qlinear(x, p, 0.1, zp, out_dtype="int32", impl="onednn")
+            np.testing.assert_array_equal(forced, want)
+            assert not K.last_impl()["linear"].startswith("lpot:gemm")
+    finally:
+        lpot.set_num_threads(0)
+
+
+@pytest.mark.parametrize("per_channel", [False, True])
+@pytest.mark.parametrize("out", ["float32", "uint8", "int8"])
+@pytest.mark.parametrize("post", [(), ("relu",), ("gelu",), ("sum",), ("sum", "relu")])
+def test_gemm7_linear_epilogue(per_channel, out, post):
+    """Scales, bias and post-ops on the own GEMM path: as the float64
+    reference, the same on 2 threads, the same as oneDNN's output."""
+    k, n = 63, 129
+    w = weights((n, k), 7)
+    ws = RNG.uniform(0.002, 0.02, n if per_channel else 1).astype(np.float32)
+    bias = RNG.standard_normal(n).astype(np.float32)
+    p = K.PackedLinear(w, ws, bias)
+    q = out != "float32"
+    try:
+        for m in (13, 300):
+            x = acts((m, k))
+            kw = dict(out_dtype=out, out_scale=0.05, out_zp=10 if out == "uint8" else -3,
+                      post_ops=list(post))
+            res = None
+            if "sum" in post:
+                res = (RNG.standard_normal((m, n)).astype(np.float32) if out == "float32"
+                       else acts((m, n), np.dtype(out).type))
+                kw["sum_input"] = res
+            want = epilogue(linear_acc(x, 131, w), 0.02, ws, bias, post, residual=res,
+                            sum_scale=0.05 if q else 1.0, sum_zp=kw["out_zp"] if q else 0,
+                            out_dtype=out, out_scale=0.05, out_zp=kw["out_zp"])
+            outs = []
+            for nt in (1, 2):
+                lpot.set_num_threads(nt)
+                outs.append(K.qlinear(x, p, 0.02, 131, **kw))
+                if own_small_m():
+                    assert K.last_impl()["linear"] == GEMM7_IMPL
+            np.testing.assert_array_equal(outs[0], outs[1])
+            got = outs[0]
+            assert got.dtype == np.dtype(out) and got.shape == (m, n)
+            if q:
+                assert_q_close(got, want)
+            else:
+                np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
+    finally:
+        lpot.set_num_threads(0)
+
+
+def test_gemm7_linear_choice():
+    """AUTO: the own GEMM up to its row threshold, oneDNN above; impl='own'
+    forces it at any M; full-range (8-bit) weights never take it (vpmaddubsw
+    could saturate) and stay exact."""
+    if not own_small_m():
+        pytest.skip("lpot's own GEMM runs only on AVX2 CPUs without VNNI")
+    k, n = 32, 40
+    w7, w8 = weights((n, k), 7), weights((n, k))
+    p7, p8 = K.PackedLinear(w7, np.float32(0.01)), K.PackedLinear(w8, np.float32(0.01))
+    x = acts((2000, k))
+    got = K.qlinear(x, p7, 0.1, 3, out_dtype="int32")
+    assert not K.last_impl()["linear"].startswith("lpot:")
+    np.testing.assert_array_equal(got, linear_acc(x, 3, w7))
+    got = K.qlinear(x, p7, 0.1, 3, out_dtype="int32", impl="own")
+    assert K.last_impl()["linear"] == GEMM7_IMPL
+    np.testing.assert_array_equal(got, linear_acc(x, 3, w7))
+    for m in (5, 35, 128):
+        for impl in ("auto", "own"):
+            got = K.qlinear(x[:m], p8, 0.1, 3, out_dtype="int32", impl=impl)
+            assert K.last_impl()["linear"] != GEMM7_IMPL
+            np.testing.assert_array_equal(got, linear_acc(x[:m], 3, w8))
+
+
+def test_gemm7_dynamic_linear():
+    """The dynamic linear (BERT's dynamic linears, per tensor; an LSTM's
+    input projection over a sequence, per row) takes the own GEMM for M > 4."""
+    w = weights((130, 96), 7)
+    ws = RNG.uniform(0.01, 0.02, 130).astype(np.float32)
+    b = RNG.standard_normal(130).astype(np.float32)
+    p = K.PackedLinear(w, ws, b)
+    x = RNG.standard_normal((35, 96)).astype(np.float32)
+    y, s, z = K.qlinear_dynamic(x, p, post_ops=["gelu"], return_qparams=True)
+    if own_small_m():
+        assert K.last_impl()["linear"] == GEMM7_IMPL
+    want = epilogue(linear_acc(quantize_u8(x, s[0], z[0]), z[0], w), float(s[0]), ws, b, ("gelu",))
+    np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-4)
+    y, s, z = K.qlinear_dynamic(x, p, per_row=True, return_qparams=True)
+    if own_small_m():
+        assert K.last_impl()["linear"] == GEMM7_IMPL
+    for i in range(35):
+        want = epilogue(linear_acc(quantize_u8(x[i:i + 1], s[i], z[i]), z[i], w), float(s[i]), ws, b)
+        np.testing.assert_allclose(y[i:i + 1], want, rtol=1e-5, atol=1e-4)
+
+
 # ---- dynamic linear ------------------------------------------------------------
 
 def test_dynamic_linear_per_tensor():
@@ -356,6 +479,8 @@ def test_dynamic_linear_per_row(bits, rows):
     y, s, z = K.qlinear_dynamic(x, p, per_row=True, post_ops=["relu"], return_qparams=True)
     if rows <= 4 and own_small_m():
         assert K.last_impl()["linear"] == ("lpot:gemv_u8s8_avx2" if bits == 7 else "lpot:gemv_avx2")
+    elif bits == 7 and own_small_m():
+        assert K.last_impl()["linear"] == "lpot:gemm_u8s8_avx2"
     assert s.shape == (rows,) and z.shape == (rows,)
     for i in range(rows):
         es, ez = dyn_qparams(x[i])
