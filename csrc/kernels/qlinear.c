@@ -74,6 +74,7 @@ typedef struct {
     lpot_qlinear_t *lin;
     int64_t m;
     const lpot_qparams_t *qp;
+    int own_path; /* own_entry_build: key->v[0] of the own path (2 small-M, 3 GEMM) */
 } linear_build_ctx;
 
 /* Build the oneDNN matmul for m rows and qp; LPOT_ERR_UNSUPPORTED when
@@ -181,7 +182,7 @@ lpot_status_t lpot_qlinear_create(lpot_qlinear_t **out, const int8_t *w, int64_t
     /* Pack now for the common call: u8 activations with a zero point. */
     lpot_qparams_t qp = {.src_dt = LPOT_DT_U8, .src_scale = 1.0f, .src_zp = 1,
                          .dst_dt = LPOT_DT_F32, .dst_scale = 1.0f};
-    linear_build_ctx bc = {lin, m_hint > 0 ? m_hint : 128, &qp};
+    linear_build_ctx bc = {lin, m_hint > 0 ? m_hint : 128, &qp, 0};
     lpot_qk_use_threads((double)bc.m * (double)k * (double)n);
     st = lpot_pcache_prime(&lin->cache, linear_build, &bc, &lin->packed_impl);
     if (st != LPOT_OK)
@@ -221,22 +222,24 @@ const float *lpot_qlinear_scales(const lpot_qlinear_t *lin, int64_t *n_scales)
     return lin->scales;
 }
 
-static void gemv_key(lpot_pkey_t *key, int64_t m, const lpot_qparams_t *qp)
+/* The key of an own path's entry (path 2: small-M, 3: GEMM). */
+static void own_key(lpot_pkey_t *key, int path, int64_t m, const lpot_qparams_t *qp)
 {
     linear_key(key, m, qp);
-    key->v[0] = 2;
+    key->v[0] = path;
 }
 
-/* A cache entry without a primitive: it keeps the small-M path's times for
- * the adaptive thread choice. */
-static lpot_status_t gemv_entry_build(void *ctx, lpot_pentry_t **out)
+/* A cache entry without a primitive: it keeps an own path's times for the
+ * adaptive thread choice. */
+static lpot_status_t own_entry_build(void *ctx, lpot_pentry_t **out)
 {
     const linear_build_ctx *c = ctx;
     lpot_pentry_t *e = calloc(1, sizeof *e);
     if (e == NULL)
         return lpot_set_error(LPOT_ERR_NOMEM, "cache entry");
-    gemv_key(&e->key, c->m, c->qp);
-    e->impl = c->lin->gemv_u8s8 ? LPOT_GEMV7_IMPL : LPOT_GEMV_IMPL;
+    own_key(&e->key, c->own_path, c->m, c->qp);
+    e->impl = c->own_path == 3 ? LPOT_GEMM7_IMPL
+              : c->lin->gemv_u8s8 ? LPOT_GEMV7_IMPL : LPOT_GEMV_IMPL;
     *out = e;
     return LPOT_OK;
 }
@@ -281,10 +284,10 @@ static lpot_status_t linear_gemv(lpot_qlinear_t *lin, const void *x, int64_t m,
     const int is_u8 = qp->src_dt == LPOT_DT_U8;
     lpot_pentry_t *e = NULL, *own = NULL;
     lpot_pkey_t key;
-    gemv_key(&key, m, qp);
-    linear_build_ctx bc = {lin, m, qp};
+    own_key(&key, 2, m, qp);
+    linear_build_ctx bc = {lin, m, qp, 2};
     lpot_qk_use_threads_from((double)m * (double)k * (double)lin->n, LPOT_GEMV_MT_MACS);
-    lpot_status_t st = lpot_pcache_lookup(&lin->cache, &key, gemv_entry_build, &bc, &e, &own);
+    lpot_status_t st = lpot_pcache_lookup(&lin->cache, &key, own_entry_build, &bc, &e, &own);
     if (st != LPOT_OK)
         return st;
     const int nt = lpot_qk_last_threads() > 0 ? lpot_qk_last_threads() : 1;
@@ -338,21 +341,6 @@ cleanup:
     return st;
 }
 
-/* The own GEMM path's cache entry: no primitive, only its times for the
- * adaptive thread choice. */
-static lpot_status_t gemm_entry_build(void *ctx, lpot_pentry_t **out)
-{
-    const linear_build_ctx *c = ctx;
-    lpot_pentry_t *e = calloc(1, sizeof *e);
-    if (e == NULL)
-        return lpot_set_error(LPOT_ERR_NOMEM, "cache entry");
-    linear_key(&e->key, c->m, c->qp);
-    e->key.v[0] = 3;
-    e->impl = LPOT_GEMM7_IMPL;
-    *out = e;
-    return LPOT_OK;
-}
-
 /* Rows for the GEMM driver when the caller's cannot be read in place: s8
  * shifted to u8 (+128), K zero-padded to kpad. */
 typedef struct {
@@ -383,10 +371,9 @@ static lpot_status_t linear_gemm(lpot_qlinear_t *lin, const void *x, int64_t m,
 {
     lpot_pentry_t *e = NULL, *own = NULL;
     lpot_pkey_t key;
-    linear_key(&key, m, qp);
-    key.v[0] = 3;
-    linear_build_ctx bc = {lin, m, qp};
-    lpot_status_t st = lpot_pcache_lookup(&lin->cache, &key, gemm_entry_build, &bc, &e, &own);
+    own_key(&key, 3, m, qp);
+    linear_build_ctx bc = {lin, m, qp, 3};
+    lpot_status_t st = lpot_pcache_lookup(&lin->cache, &key, own_entry_build, &bc, &e, &own);
     if (st != LPOT_OK)
         return st;
     const int nt = lpot_qk_last_threads() > 0 ? lpot_qk_last_threads() : 1;
@@ -472,7 +459,7 @@ lpot_status_t lpot_qlinear_run(lpot_qlinear_t *lin, const void *x, int64_t m,
     }
     lpot_pkey_t key;
     linear_key(&key, m, qp);
-    linear_build_ctx bc = {lin, m, qp};
+    linear_build_ctx bc = {lin, m, qp, 0};
     st = lpot_pcache_lookup(&lin->cache, &key, linear_build, &bc, &e, &own);
     if (st == LPOT_ERR_UNSUPPORTED)
         goto ref;
