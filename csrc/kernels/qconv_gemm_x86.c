@@ -6,22 +6,13 @@
  * bytes: vpmaddubsw (pairs, int16) then vpmaddwd with ones (int32). The two
  * multiply pipes of a core bound it at 32 multiply-adds per cycle. Measured
  * (one thread, CPU time, ResNet-50 3x3 shapes at batch 32): 6 rows 8-20%
- * faster than 4. Remainder rows (the last chunk's) one at a time. */
+ * faster than 4. Remainder rows (the last chunk's) by the small-M kernel's tiles. */
 #include <string.h>
 
 #include "dispatch.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
-
-#define LPOT_QG_STEP(row, x0, x1)                                                          \
-    do {                                                                                   \
-        int32_t v_;                                                                        \
-        memcpy(&v_, (row) + 4 * p, 4);                                                     \
-        const __m256i x_ = _mm256_set1_epi32(v_);                                          \
-        x0 = _mm256_add_epi32(x0, _mm256_madd_epi16(_mm256_maddubs_epi16(x_, b0), ones));  \
-        x1 = _mm256_add_epi32(x1, _mm256_madd_epi16(_mm256_maddubs_epi16(x_, b1), ones));  \
-    } while (0)
 
 #define LPOT_QG_LOAD(ptr) _mm256_loadu_si256((const __m256i *)(ptr))
 #define LPOT_QG_STORE(ptr, v) _mm256_storeu_si256((__m256i *)(ptr), v)
@@ -83,23 +74,6 @@ __attribute__((target("avx2"))) static void tile6(const uint8_t *a, int64_t lda,
     LPOT_QG_STORE(c + 5 * ldc, c50), LPOT_QG_STORE(c + 5 * ldc + 8, c51);
 }
 
-__attribute__((target("avx2"))) static void tile1(const uint8_t *a, const int8_t *b, int64_t k4,
-                                                  int32_t *c, int accum, const int32_t *ca)
-{
-    const __m256i ones = _mm256_set1_epi16(1);
-    __m256i c00 = _mm256_setzero_si256(), c01 = c00;
-    if (accum)
-        c00 = LPOT_QG_LOAD(c), c01 = LPOT_QG_LOAD(c + 8);
-    for (int64_t p = 0; p < k4; p++) {
-        const __m256i b0 = _mm256_load_si256((const __m256i *)(b + p * 64));
-        const __m256i b1 = _mm256_load_si256((const __m256i *)(b + p * 64 + 32));
-        LPOT_QG_STEP(a, c00, c01);
-    }
-    if (ca)
-        c00 = _mm256_add_epi32(c00, LPOT_QG_LOAD(ca)), c01 = _mm256_add_epi32(c01, LPOT_QG_LOAD(ca + 8));
-    LPOT_QG_STORE(c, c00), LPOT_QG_STORE(c + 8, c01);
-}
-
 void lpot_qgemm_u8s8_avx2(const uint8_t *a, int64_t lda, int64_t m, const int8_t *b,
                           int64_t ldb, int64_t nblocks, int64_t k4, int32_t *c, int64_t ldc,
                           int accum, const int32_t *cadd)
@@ -111,8 +85,11 @@ void lpot_qgemm_u8s8_avx2(const uint8_t *a, int64_t lda, int64_t m, const int8_t
         int64_t r = 0;
         for (; r + 6 <= m; r += 6)
             tile6(a + r * lda, lda, bb, k4, c + r * ldc + blk * 16, ldc, accum, ca);
-        for (; r < m; r++)
-            tile1(a + r * lda, bb, k4, c + r * ldc + blk * 16, accum, ca);
+        /* the last 1..5 rows: up to four share each weight load (the
+         * small-M kernel's tiles) rather than one each */
+        if (r < m)
+            lpot_qgemv_u8s8_avx2(a + r * lda, lda, m - r, bb, ldb, 1, k4, c + r * ldc + blk * 16,
+                                 ldc, accum, ca);
     }
 }
 
