@@ -20,13 +20,14 @@ are uint8/int8 with a per-tensor scale and zero point.
   libm); the input projection of all steps is one :func:`qlinear_dynamic`.
 - :func:`last_impl` says what the calling thread's last call ran (the
   oneDNN implementation such as ``'gemm:jit'`` or ``'brg:avx512_core_amx'``,
-  ``'lpot:gemv_u8s8_avx2'`` / ``'lpot:gemv_avx2'`` for lpot's own small-M kernels, ``'lpot:conv_gemm_avx2'``
+  ``'lpot:gemv_u8s8_avx2'`` / ``'lpot:gemv_avx2'`` for lpot's own small-M kernels,
+  ``'lpot:gemm_u8s8_avx2'`` for lpot's own linear GEMM, ``'lpot:conv_gemm_avx2'``
   for lpot's own convolution GEMM, ``'lpot:ref'`` for the
   scalar reference, a ``'+split'`` suffix for the exact path on CPUs without
   VNNI) and the ISA oneDNN dispatches to.
 - ``impl=`` on every op: ``'auto'`` (default), ``'onednn'`` (skip lpot's own
-  kernels), ``'own'`` (lpot's own convolution GEMM wherever it can run exactly,
-  also on shapes where ``'auto'`` picks oneDNN; tests and benchmarks),
+  kernels), ``'own'`` (lpot's own convolution / linear GEMM wherever it can run
+  exactly, also on shapes where ``'auto'`` picks oneDNN; tests and benchmarks),
   ``'ref'`` (scalar reference, for tests).
 
 Threads: :func:`set_num_threads(n) <set_num_threads>` with n > 0 is used
@@ -50,6 +51,13 @@ a pair of products cannot reach the int16 limit), for full-range weights
 multiply-adds per instruction). Both share the output channels among the
 threads from 300K multiply-adds on (a GEMV is bound by how fast the
 weights stream in, and a second core doubles that); see bench/RESULTS.md.
+From 5 up to 512 rows, 7-bit weights run ``'lpot:gemm_u8s8_avx2'``: the
+same packed weights, the 6x16 tile GEMM of lpot's own convolution path and
+its driver (row chunks x channel groups on lpot's task pool, u8 rows with
+K % 4 == 0 read in place); measured 1.0-1.9x faster than oneDNN's
+``gemm:jit`` up to 512 rows (one thread) and ahead at 2 threads, a tie or
+behind from about 1000 rows, where oneDNN takes over (csrc/kernels/qlinear.c,
+LPOT_QLINEAR_GEMM_MAX_M). Full-range weights stay on oneDNN's exact path.
 
 Convolutions on CPUs without VNNI: 3x3 (or larger) kernels with
 KH*KW*IC >= 576 run lpot's own path, im2col (NHWC) + an AVX2 u8 x s8 GEMM
