@@ -38,7 +38,7 @@ import lpot  # noqa: E402
 THREADS = os.cpu_count() or 1
 REPS = 3
 WARMUP = 5
-ROUNDS = 3
+ROUNDS = 5  # this shared 2-core box swings 2x between runs: more rounds, a steadier median
 MIN_REP_S = 0.05
 
 # int8 ops per cycle per core for the ISA oneDNN uses (2 * MACs/cycle).
