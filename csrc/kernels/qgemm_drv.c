@@ -51,6 +51,14 @@ static int fast_epi(const lpot_qparams_t *qp, lpot_qconv_epi_t *e)
     return 1;
 }
 
+int lpot_qgemm_drv_epi_cheap(const lpot_qparams_t *qp)
+{
+    for (int p = 0; p < qp->n_post; p++)
+        if (qp->post[p].kind == LPOT_POST_GELU_ERF || qp->post[p].kind == LPOT_POST_GELU_TANH)
+            return 0;
+    return 1;
+}
+
 /* One call, shared by its tasks. */
 typedef struct {
     const lpot_qgemm_b_t *b;

@@ -45,4 +45,10 @@ typedef struct {
 lpot_status_t lpot_qgemm_drv_run(const lpot_qgemm_b_t *b, const lpot_qgemm_a_t *a,
                                  const lpot_qparams_t *qp, void *y, int nt);
 
+/* 0 when the qparams carry a gelu post-op: the driver's epilogue runs it in
+ * scalar C (erff / tanhf per value), which at M = 128 costs more than the
+ * GEMM saves (BERT-base, one thread: gelu on 128 x 3072 per layer made a
+ * forward 40% slower than oneDNN's matmul with its fused gelu). */
+int lpot_qgemm_drv_epi_cheap(const lpot_qparams_t *qp);
+
 #endif

@@ -444,7 +444,8 @@ lpot_status_t lpot_qlinear_run(lpot_qlinear_t *lin, const void *x, int64_t m,
         return linear_gemv(lin, x, m, qp, y, impl);
     lpot_qk_use_threads((double)m * (double)lin->k * (double)lin->n);
     if (lin->gemv_u8s8 && lpot_kernels.qgemm_u8s8 != lpot_kernels_ref.qgemm_u8s8 &&
-        ((pref == LPOT_IMPL_AUTO && m <= LPOT_QLINEAR_GEMM_MAX_M) || pref == LPOT_IMPL_OWN))
+        ((pref == LPOT_IMPL_AUTO && m <= LPOT_QLINEAR_GEMM_MAX_M &&
+          lpot_qgemm_drv_epi_cheap(qp)) || pref == LPOT_IMPL_OWN))
         return linear_gemm(lin, x, m, qp, y, impl);
     if (!lin->w7 && !lpot_qk_exact_isa() &&
         !lpot_qk_src_fits7(x, qp->src_dt, (size_t)(m * lin->k))) {
