@@ -263,10 +263,7 @@ def calib_scaling(models, sizes) -> None:
                 lines.append(f"| {m} | {n} | {t} | {j['seconds']:.2f} | {j['peak_mb']:.0f} | "
                              f"{j['extra_mb']:.0f} | {ent / j['seconds']:.1f}x | "
                              f"{mm / j['seconds']:.1f}x |")
-        text = "\n".join(lines) + "\n"
-        print(text)
-        with open(os.path.join(ROOT, "bench", "RESULTS.md"), "a") as fh:
-            fh.write(text)
+        append_results(lines)
 
 
 def main() -> None:
@@ -359,6 +356,11 @@ def write(rows, elapsed: float) -> None:
             f"{'' if acc is None else f'{acc:.3f}'} | "
             f"{fmt_sqnr(fid)} | "
             f"{q1 * 1e3:.2f} | {qb * 1e3:.1f} | {l1 / q1:.2f}x | {lb / qb:.2f}x |")
+    append_results(lines)
+
+
+def append_results(lines) -> None:
+    """Print a section and append it to bench/RESULTS.md."""
     text = "\n".join(lines) + "\n"
     print(text)
     with open(os.path.join(ROOT, "bench", "RESULTS.md"), "a") as fh:
