@@ -15,21 +15,25 @@
     .lstm_cell = lpot_lstm_cell_##isa,    \
     .gru_cell = lpot_gru_cell_##isa
 
-const lpot_kernels_t lpot_kernels_ref = {
-    .minmax_f32 = lpot_minmax_f32_ref,
-    .minmax_f32_isa = "scalar",
-    QUANT_SLOTS(ref),
-    .quant_isa = "scalar",
-    .qgemv_s8 = lpot_qgemv_s8_ref,
-    .qgemv_s8_isa = "scalar",
-    .wlogsum_f64 = lpot_wlogsum_f64_ref,
-    .qgemm_u8s8 = lpot_qgemm_u8s8_ref,
-    .qgemm_u8s8_isa = "scalar",
-    RNN_SLOTS(ref),
-    .rnn_isa = "scalar",
-    .qgemv_u8s8 = lpot_qgemm_u8s8_ref,
-    .qgemv_u8s8_isa = "scalar",
-};
+/* The scalar references: the whole table before dispatch (both tables
+ * start from it; a file-scope initializer cannot copy another object). */
+#define REF_TABLE                                  \
+    .minmax_f32 = lpot_minmax_f32_ref,             \
+    .minmax_f32_isa = "scalar",                    \
+    QUANT_SLOTS(ref),                              \
+    .quant_isa = "scalar",                         \
+    .qgemv_s8 = lpot_qgemv_s8_ref,                 \
+    .qgemv_s8_isa = "scalar",                      \
+    .wlogsum_f64 = lpot_wlogsum_f64_ref,           \
+    .qgemm_u8s8 = lpot_qgemm_u8s8_ref,             \
+    .qgemm_epi = lpot_qconv_epi_ref,               \
+    .qgemm_u8s8_isa = "scalar",                    \
+    RNN_SLOTS(ref),                                \
+    .rnn_isa = "scalar",                           \
+    .qgemv_u8s8 = lpot_qgemm_u8s8_ref,             \
+    .qgemv_u8s8_isa = "scalar"
+
+const lpot_kernels_t lpot_kernels_ref = {REF_TABLE};
 
 #if defined(__x86_64__)
 static const lpot_kernels_t quant_avx2 = {QUANT_SLOTS(avx2), .quant_isa = "avx2"};
@@ -48,21 +52,7 @@ static void use_quant(const lpot_kernels_t *k)
 }
 #endif
 
-lpot_kernels_t lpot_kernels = {
-    .minmax_f32 = lpot_minmax_f32_ref,
-    .minmax_f32_isa = "scalar",
-    QUANT_SLOTS(ref),
-    .quant_isa = "scalar",
-    .qgemv_s8 = lpot_qgemv_s8_ref,
-    .qgemv_s8_isa = "scalar",
-    .wlogsum_f64 = lpot_wlogsum_f64_ref,
-    .qgemm_u8s8 = lpot_qgemm_u8s8_ref,
-    .qgemm_u8s8_isa = "scalar",
-    RNN_SLOTS(ref),
-    .rnn_isa = "scalar",
-    .qgemv_u8s8 = lpot_qgemm_u8s8_ref,
-    .qgemv_u8s8_isa = "scalar",
-};
+lpot_kernels_t lpot_kernels = {REF_TABLE};
 
 void lpot_dispatch_init(const lpot_cpu_info_t *info)
 {
@@ -87,6 +77,7 @@ void lpot_dispatch_init(const lpot_cpu_info_t *info)
         lpot_kernels.qgemv_s8 = lpot_qgemv_s8_avx2;
         lpot_kernels.qgemv_s8_isa = "avx2";
         lpot_kernels.qgemm_u8s8 = lpot_qgemm_u8s8_avx2;
+        lpot_kernels.qgemm_epi = lpot_qconv_epi_avx2;
         lpot_kernels.qgemm_u8s8_isa = "avx2";
         lpot_kernels.qgemv_u8s8 = lpot_qgemv_u8s8_avx2;
         lpot_kernels.qgemv_u8s8_isa = "avx2";

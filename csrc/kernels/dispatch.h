@@ -93,6 +93,20 @@ typedef void (*lpot_qgemm_u8s8_fn)(const uint8_t *a, int64_t lda, int64_t m, con
                                    int64_t ldb, int64_t nblocks, int64_t k4, int32_t *c,
                                    int64_t ldc, int accum, const int32_t *cadd);
 
+/* The own GEMM's epilogue (qgemm_drv.c) on acc (rows x cols int32, row stride lda)
+ * into y (row stride ldy elements): v = (float)acc * scale[c] + bias[c]
+ * (float32, no FMA), relu when asked, then f32 out, or u8/s8 =
+ * clamp(v / ds + zp, lo, hi) rounded half to even (NaN -> lo): the same
+ * float32 operations as lpot_qepilogue, so the same results bit for bit. */
+typedef struct {
+    float ds, zp, lo, hi;
+    int relu;
+    int dst; /* 0 float32, 1 uint8, 2 int8 */
+} lpot_qconv_epi_t;
+typedef void (*lpot_qgemm_epi_fn)(const int32_t *acc, int64_t lda, int64_t rows, int64_t cols,
+                                  const float *scale, const float *bias,
+                                  const lpot_qconv_epi_t *e, void *y, int64_t ldy);
+
 /* ---- recurrent cells (rnn_act_ref.c, rnn_act_x86.c) ------------------------
  * lpot's own float32 sigmoid / tanh (formulas and accuracy in rnn_act.h);
  * the vector versions equal the scalar references bit for bit. */
@@ -126,6 +140,7 @@ typedef struct {
     const char *qgemv_s8_isa;
     lpot_wlogsum_f64_fn wlogsum_f64;
     lpot_qgemm_u8s8_fn qgemm_u8s8;
+    lpot_qgemm_epi_fn qgemm_epi; /* the same ISA as qgemm_u8s8 */
     const char *qgemm_u8s8_isa;
     lpot_act_f32_fn act_f32;
     lpot_lstm_cell_fn lstm_cell;
@@ -205,16 +220,6 @@ void lpot_qgemm_u8s8_avx2(const uint8_t *a, int64_t lda, int64_t m, const int8_t
 LPOT_RNN_KERNELS(ref)
 LPOT_RNN_KERNELS(avx2)
 LPOT_RNN_KERNELS(avx512)
-/* The own conv path's epilogue on acc (rows x cols int32, row stride lda)
- * into y (row stride ldy elements): v = (float)acc * scale[c] + bias[c]
- * (float32, no FMA), relu when asked, then f32 out, or u8/s8 =
- * clamp(v / ds + zp, lo, hi) rounded half to even (NaN -> lo): the same
- * float32 operations as lpot_qepilogue, so the same results bit for bit. */
-typedef struct {
-    float ds, zp, lo, hi;
-    int relu;
-    int dst; /* 0 float32, 1 uint8, 2 int8 */
-} lpot_qconv_epi_t;
 void lpot_qconv_epi_ref(const int32_t *acc, int64_t lda, int64_t rows, int64_t cols,
                         const float *scale, const float *bias, const lpot_qconv_epi_t *e,
                         void *y, int64_t ldy);

@@ -4,7 +4,7 @@
  * with the packed weights by the 6x16 tile kernel (lpot_kernels.qgemm_u8s8)
  * in K passes of at most LPOT_QGEMM_KC bytes; -zp * (channel weight sum) is
  * added by the kernel on the last pass, then the epilogue
- * (lpot_qconv_epi_avx2 where it applies, else lpot_qepilogue). Tasks are
+ * (lpot_kernels.qgemm_epi where it applies, else lpot_qepilogue). Tasks are
  * row chunks x groups of 16-channel blocks on lpot's task pool. */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -30,7 +30,7 @@
 /* made rows (im2col) made once and shared by the channel groups up to this size */
 #define LPOT_QGEMM_SHARED_A (4 * 1024 * 1024)
 
-/* 1 (and *e filled) when lpot_qconv_epi_avx2 does qp's epilogue: f32/u8/s8
+/* 1 (and *e filled) when lpot_kernels.qgemm_epi does qp's epilogue: f32/u8/s8
  * out with no post-op or relu only. */
 static int fast_epi(const lpot_qparams_t *qp, lpot_qconv_epi_t *e)
 {
@@ -124,7 +124,7 @@ static void gemm_task(void *ctx, int64_t t, int worker)
     }
     char *yo = (char *)j->y + (size_t)(r0 * oc + oc0) * ys;
     if (j->fast_epi) {
-        lpot_qconv_epi_avx2(acc, ldc, rows, noc, j->esc + oc0, j->ebs + oc0, &j->epi, yo, oc);
+        lpot_kernels.qgemm_epi(acc, ldc, rows, noc, j->esc + oc0, j->ebs + oc0, &j->epi, yo, oc);
         return;
     }
     if (noc == oc && ldc == oc) {
