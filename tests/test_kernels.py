@@ -263,7 +263,8 @@ def test_small_m_epilogue_split_among_threads(out, post, per_channel):
             for nt in (1, 2):
                 lpot.set_num_threads(nt)
                 y = K.qlinear(x, p, 0.02, 128, sum_input=None if res is None else res.copy(), **kw)
-                assert K.last_impl()["threads"] == nt
+                if own_small_m():  # oneDNN keeps a call this small on one thread
+                    assert K.last_impl()["threads"] == nt
                 got.append(y)
             np.testing.assert_array_equal(got[0], got[1])
             if q:
