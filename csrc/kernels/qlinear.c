@@ -244,6 +244,26 @@ static lpot_status_t own_entry_build(void *ctx, lpot_pentry_t **out)
     return LPOT_OK;
 }
 
+/* u8 rows for the own kernels when the caller's cannot be read in place:
+ * s8 shifted to u8 (+128), K zero-padded to kpad. */
+typedef struct {
+    const uint8_t *x;
+    int64_t k;
+    uint8_t flip;
+} linear_rows_ctx;
+
+static void linear_rows(void *ctx, int64_t r0, int64_t rows, int64_t kpad, uint8_t *a)
+{
+    const linear_rows_ctx *c = ctx;
+    for (int64_t i = 0; i < rows; i++) {
+        const uint8_t *xi = c->x + (r0 + i) * c->k;
+        uint8_t *d = a + i * kpad;
+        for (int64_t j = 0; j < c->k; j++)
+            d[j] = xi[j] ^ c->flip;
+        memset(d + c->k, 0, (size_t)(kpad - c->k));
+    }
+}
+
 /* Channel blocks [b0, b1) of every row: the kernel (xa: the int16 pairs, or
  * the u8 rows at stride lda), the zero-point correction and the epilogue. */
 static void gemv_part(const lpot_qlinear_t *lin, const void *xa, int64_t lda, int64_t m,
@@ -307,13 +327,8 @@ static lpot_status_t linear_gemv(lpot_qlinear_t *lin, const void *x, int64_t m,
     if (direct)
         lda = k;
     else if (lin->gemv_u8s8) {
-        uint8_t *q = xa;
-        for (int64_t i = 0; i < m; i++) {
-            const uint8_t *xi = (const uint8_t *)x + i * k;
-            for (int64_t j = 0; j < k; j++)
-                q[i * lda + j] = is_u8 ? xi[j] : (uint8_t)(xi[j] ^ 0x80u);
-            memset(q + i * lda + k, 0, (size_t)(lda - k));
-        }
+        linear_rows_ctx rc = {x, k, is_u8 ? 0 : 0x80};
+        linear_rows(&rc, 0, m, lda, xa);
         zp += is_u8 ? 0 : 128;
     } else
         for (int64_t i = 0; i < m; i++)
@@ -339,26 +354,6 @@ cleanup:
     free(acc);
     lpot_pentry_destroy(own);
     return st;
-}
-
-/* Rows for the GEMM driver when the caller's cannot be read in place: s8
- * shifted to u8 (+128), K zero-padded to kpad. */
-typedef struct {
-    const uint8_t *x;
-    int64_t k;
-    uint8_t flip;
-} linear_rows_ctx;
-
-static void linear_rows(void *ctx, int64_t r0, int64_t rows, int64_t kpad, uint8_t *a)
-{
-    const linear_rows_ctx *c = ctx;
-    for (int64_t i = 0; i < rows; i++) {
-        const uint8_t *xi = c->x + (r0 + i) * c->k;
-        uint8_t *d = a + i * kpad;
-        for (int64_t j = 0; j < c->k; j++)
-            d[j] = xi[j] ^ c->flip;
-        memset(d + c->k, 0, (size_t)(kpad - c->k));
-    }
 }
 
 /* lpot's own GEMM for M > LPOT_QGEMV_MAX_M rows of 7-bit weights (CPUs
